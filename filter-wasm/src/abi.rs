@@ -1,0 +1,136 @@
+//! The Fluent Bit 4.2 `wasm` filter ABI (`Event_Format json`), kept thin:
+//! pointer checks, per-instance state, and the fail-open paths. All
+//! classification logic is in `Classifier`.
+//!
+//! Host contract (shared/docs/fluent-bit-wasm-host.md, filter_wasm.c v4.2.2):
+//! the tag and record are NUL-terminated copies in our linear memory, freed
+//! after the call; the returned C string is copied (`strdup`) before that and
+//! never freed, so the output buffer is ours to reuse; `""` drops the record,
+//! and a trap drops it too, so nothing here may panic.
+
+use crate::Classifier;
+use crate::rules::{RULES_DIR, RULES_PATH, RulesFile};
+use std::cell::RefCell;
+use std::io::{ErrorKind, Read, Write};
+
+struct State {
+    classifier: Classifier,
+    scratch: Vec<u8>,
+    out: Vec<u8>,
+}
+
+thread_local! {
+    static STATE: RefCell<Option<State>> = const { RefCell::new(None) };
+}
+
+/// Returned to drop a record.
+static EMPTY: [u8; 1] = [0];
+
+/// A rules file larger than this is refused (it is read once, at first call).
+const MAX_RULES_BYTES: u64 = 1 << 20;
+
+#[unsafe(no_mangle)]
+pub extern "C" fn firelens_classify(
+    _tag: *const u8,
+    _tag_len: u32,
+    _time_sec: u32,
+    _time_nsec: u32,
+    record: *const u8,
+    record_len: u32,
+) -> *const u8 {
+    let Some(rec) = guest_bytes(record, record_len) else {
+        // Fluent Bit could not copy the record into the app heap
+        // (Wasm_Heap_Size too small) and calls us with a null pointer. The
+        // record is already gone; Fluent Bit only says so at debug level.
+        log(format_args!(
+            "ERROR: record of {record_len} bytes did not reach the filter (pointer {record:?}); \
+             it is lost. Raise Wasm_Heap_Size above the largest record (see README)."
+        ));
+        return EMPTY.as_ptr();
+    };
+    let result = STATE.try_with(|cell| {
+        let Ok(mut slot) = cell.try_borrow_mut() else { return None };
+        let state = slot.get_or_insert_with(|| State {
+            classifier: load_rules(),
+            scratch: Vec::new(),
+            out: Vec::new(),
+        });
+        let State { classifier, scratch, out } = state;
+        classifier.apply(rec, scratch, out).ok()?;
+        out.push(0); // capacity for it was reserved by `apply`
+        Some(out.as_ptr())
+    });
+    match result {
+        Ok(Some(ptr)) => ptr,
+        // Out of memory for our own buffer: pass the record through untouched.
+        // Fluent Bit NUL-terminated its copy and strdup()s our result before
+        // freeing it, so returning the input is safe.
+        _ if guest_bytes(record, record_len.saturating_add(1)).is_some_and(|b| b.last() == Some(&0)) => record,
+        _ => EMPTY.as_ptr(),
+    }
+}
+
+/// The bytes at a host-given pointer, if they lie within linear memory.
+fn guest_bytes<'a>(ptr: *const u8, len: u32) -> Option<&'a [u8]> {
+    if ptr.is_null() {
+        return None;
+    }
+    let end = (ptr as usize).checked_add(len as usize)?;
+    if end > core::arch::wasm32::memory_size(0).checked_mul(65536)? {
+        return None;
+    }
+    // SAFETY: non-null and inside linear memory, which is always readable;
+    // the host does not touch it during the call.
+    Some(unsafe { core::slice::from_raw_parts(ptr, len as usize) })
+}
+
+/// Loaded at the first call: WASI is usable then, and a bad file costs one
+/// message, not a failed filter. An invalid file keeps the built-in rules
+/// and says so on stderr (Fluent Bit's log) at every start.
+fn load_rules() -> Classifier {
+    match read_rules_file() {
+        Ok(None) => {
+            log(format_args!("no rules file at {RULES_PATH}; using the built-in rules"));
+            Classifier::builtin()
+        }
+        Ok(Some(text)) => match RulesFile::from_toml(&text).and_then(|r| Classifier::new(&r)) {
+            Ok(c) => {
+                log(format_args!("rules loaded from {RULES_PATH}"));
+                c
+            }
+            Err(e) => {
+                log(format_args!(
+                    "ERROR: invalid rules file {RULES_PATH}: {e}. Using the BUILT-IN rules instead; \
+                     check the file with `firelens-rules check`."
+                ));
+                Classifier::builtin()
+            }
+        },
+        Err(e) => {
+            log(format_args!(
+                "ERROR: cannot read rules file {RULES_PATH}: {e}. Using the BUILT-IN rules instead; \
+                 is {RULES_DIR} listed in the filter's Accessible_Paths?"
+            ));
+            Classifier::builtin()
+        }
+    }
+}
+
+fn read_rules_file() -> std::io::Result<Option<String>> {
+    let file = match std::fs::File::open(RULES_PATH) {
+        Ok(f) => f,
+        Err(e) if e.kind() == ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(e),
+    };
+    let mut text = String::new();
+    file.take(MAX_RULES_BYTES + 1).read_to_string(&mut text)?;
+    if text.len() as u64 > MAX_RULES_BYTES {
+        return Err(std::io::Error::other(format!("larger than {MAX_RULES_BYTES} bytes")));
+    }
+    Ok(Some(text))
+}
+
+/// One line to stderr, which Fluent Bit shares. Never panics (unlike eprintln!).
+fn log(args: std::fmt::Arguments<'_>) {
+    let _ = writeln!(std::io::stderr(), "[firelens_classify] {args}");
+}

@@ -1,0 +1,271 @@
+//! Just enough JSON for the per-record path: walk an object's members, skip
+//! values without building them, and unescape a string into a reused buffer.
+//!
+//! This is deliberately not a validating parser. Fluent Bit hands the module
+//! JSON it produced itself; anything that does not look like it returns `None`
+//! and the caller passes the record through unchanged.
+
+use memchr::memchr2;
+
+/// One `"key": value` member of an object, as byte ranges into the input.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Member<'a> {
+    /// The key between its quotes, still escaped.
+    pub key: &'a [u8],
+    pub key_escaped: bool,
+    /// First byte of the value and one past its last byte.
+    pub value_start: usize,
+    pub value_end: usize,
+}
+
+impl Member<'_> {
+    pub fn value<'b>(&self, src: &'b [u8]) -> &'b [u8] {
+        src.get(self.value_start..self.value_end).unwrap_or_default()
+    }
+}
+
+/// What the walk of an object found about its shape.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct ObjectEnd {
+    /// Index of the closing `}`.
+    pub close: usize,
+    pub members: usize,
+}
+
+#[inline]
+pub(crate) fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while let Some(c) = b.get(i) {
+        if !matches!(c, b' ' | b'\t' | b'\n' | b'\r') {
+            break;
+        }
+        i += 1;
+    }
+    i
+}
+
+/// `i` is at an opening quote. Returns one past the closing quote and whether
+/// the string holds escapes.
+#[inline]
+pub(crate) fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
+    let mut j = i + 1;
+    let mut escaped = false;
+    loop {
+        let k = memchr2(b'"', b'\\', b.get(j..)?)?;
+        j += k;
+        if *b.get(j)? == b'"' {
+            return Some((j + 1, escaped));
+        }
+        escaped = true;
+        j += 2; // the backslash and the byte it escapes
+    }
+}
+
+/// Skips one value starting at `i` (no leading whitespace). Returns one past it.
+pub(crate) fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match *b.get(i)? {
+        b'"' => string_end(b, i).map(|(end, _)| end),
+        b'{' | b'[' => {
+            // Depth counting is enough: strings are skipped whole, so brackets
+            // inside them never count.
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match *b.get(j)? {
+                    b'"' => {
+                        j = string_end(b, j)?.0;
+                        continue;
+                    }
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let mut j = i;
+            while let Some(c) = b.get(j) {
+                if matches!(c, b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r') {
+                    break;
+                }
+                j += 1;
+            }
+            (j > i).then_some(j)
+        }
+    }
+}
+
+/// Walks the members of the object whose `{` is at `open`, calling `visit` for
+/// each; `visit` returns `false` to stop early (then the result is `None`, as
+/// the end was not reached). Malformed input gives `None`.
+pub(crate) fn walk_object<'a>(
+    b: &'a [u8],
+    open: usize,
+    mut visit: impl FnMut(Member<'a>) -> bool,
+) -> Option<ObjectEnd> {
+    if *b.get(open)? != b'{' {
+        return None;
+    }
+    let mut i = skip_ws(b, open + 1);
+    let mut members = 0;
+    if *b.get(i)? == b'}' {
+        return Some(ObjectEnd { close: i, members });
+    }
+    loop {
+        if *b.get(i)? != b'"' {
+            return None;
+        }
+        let (key_end, key_escaped) = string_end(b, i)?;
+        let key = b.get(i + 1..key_end - 1)?;
+        i = skip_ws(b, key_end);
+        if *b.get(i)? != b':' {
+            return None;
+        }
+        let value_start = skip_ws(b, i + 1);
+        let value_end = skip_value(b, value_start)?;
+        members += 1;
+        if !visit(Member { key, key_escaped, value_start, value_end }) {
+            return None;
+        }
+        i = skip_ws(b, value_end);
+        match *b.get(i)? {
+            b',' => i = skip_ws(b, i + 1),
+            b'}' => return Some(ObjectEnd { close: i, members }),
+            _ => return None,
+        }
+    }
+}
+
+/// Appends the unescaped text of a JSON string body (without its quotes) to
+/// `out`. Never fails: an invalid escape is kept as written and a lone
+/// surrogate becomes U+FFFD, so classification still sees the rest of the text.
+/// The unescaped text is never longer than the escaped one, so reserving
+/// `raw.len()` up front means no reallocation happens here.
+pub(crate) fn unescape_into(raw: &[u8], out: &mut Vec<u8>) {
+    let mut rest = raw;
+    while let Some(k) = memchr::memchr(b'\\', rest) {
+        let (plain, tail) = rest.split_at(k);
+        out.extend_from_slice(plain);
+        let (consumed, ch) = decode_escape(tail);
+        match ch {
+            Decoded::Byte(c) => out.push(c),
+            Decoded::Char(c) => {
+                let mut buf = [0u8; 4];
+                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
+            }
+            Decoded::Verbatim => out.extend_from_slice(tail.get(..consumed).unwrap_or_default()),
+        }
+        rest = tail.get(consumed..).unwrap_or_default();
+    }
+    out.extend_from_slice(rest);
+}
+
+enum Decoded {
+    Byte(u8),
+    Char(char),
+    Verbatim,
+}
+
+/// `s` starts with a backslash. Returns how many bytes the escape spans.
+fn decode_escape(s: &[u8]) -> (usize, Decoded) {
+    let simple = match s.get(1) {
+        None => return (1, Decoded::Verbatim),
+        Some(b'"') => b'"',
+        Some(b'\\') => b'\\',
+        Some(b'/') => b'/',
+        Some(b'b') => 0x08,
+        Some(b'f') => 0x0c,
+        Some(b'n') => b'\n',
+        Some(b'r') => b'\r',
+        Some(b't') => b'\t',
+        Some(b'u') => return decode_unicode(s),
+        Some(_) => return (2, Decoded::Verbatim),
+    };
+    (2, Decoded::Byte(simple))
+}
+
+fn decode_unicode(s: &[u8]) -> (usize, Decoded) {
+    let Some(hi) = hex4(s.get(2..6)) else {
+        return (2, Decoded::Verbatim);
+    };
+    if (0xD800..0xDC00).contains(&hi) {
+        // A high surrogate wants `\uDC00`..`\uDFFF` right after it.
+        if s.get(6) == Some(&b'\\') && s.get(7) == Some(&b'u') {
+            if let Some(lo) = hex4(s.get(8..12)) {
+                if (0xDC00..0xE000).contains(&lo) {
+                    let cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                    return (12, Decoded::Char(char::from_u32(cp).unwrap_or('\u{FFFD}')));
+                }
+            }
+        }
+        return (6, Decoded::Char('\u{FFFD}'));
+    }
+    (6, Decoded::Char(char::from_u32(hi).unwrap_or('\u{FFFD}')))
+}
+
+fn hex4(h: Option<&[u8]>) -> Option<u32> {
+    let mut v = 0u32;
+    for &c in h? {
+        v = v * 16 + (c as char).to_digit(16)?;
+    }
+    Some(v)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn unescape(s: &str) -> String {
+        let mut out = Vec::new();
+        unescape_into(s.as_bytes(), &mut out);
+        String::from_utf8(out).unwrap()
+    }
+
+    #[test]
+    fn unescapes_simple_unicode_and_surrogate_pairs() {
+        assert_eq!(unescape(r#"a\"b\\c\/d\n"#), "a\"b\\c/d\n");
+        assert_eq!(unescape(r"\u30a8\u30e9\u30fc"), "エラー");
+        assert_eq!(unescape(r"\ud83d\ude00!"), "😀!");
+        assert_eq!(unescape(r"\u0045RROR"), "ERROR");
+    }
+
+    #[test]
+    fn bad_escapes_never_fail_and_never_grow() {
+        for s in [r"\ud83d", r"\ud83dx", r"\ude00", r"\u12", r"\uzzzz", r"\q", "\\", r"\ud83d\u0041"] {
+            let mut out = Vec::new();
+            unescape_into(s.as_bytes(), &mut out);
+            assert!(out.len() <= s.len(), "{s:?} grew to {out:?}");
+        }
+        assert_eq!(unescape(r"\ud83d\u0041"), "\u{FFFD}A");
+        assert_eq!(unescape(r"x\q"), r"x\q");
+    }
+
+    #[test]
+    fn walks_members_and_skips_nested_values() {
+        let src = br#"{ "a" : {"x":[1,"]}",{"y":"}"}]}, "b\"q":"v\\", "c":-1.5e3 ,"d":null}"#;
+        let mut keys = Vec::new();
+        let end = walk_object(src, 0, |m| {
+            keys.push((String::from_utf8_lossy(m.key).into_owned(), String::from_utf8_lossy(m.value(src)).into_owned()));
+            true
+        })
+        .unwrap();
+        assert_eq!(end.close, src.len() - 1);
+        assert_eq!(end.members, 4);
+        assert_eq!(keys[0].1, r#"{"x":[1,"]}",{"y":"}"}]}"#);
+        assert_eq!(keys[1], (r#"b\"q"#.to_string(), r#""v\\""#.to_string()));
+        assert_eq!(keys[2].1, "-1.5e3");
+    }
+
+    #[test]
+    fn malformed_objects_give_none() {
+        for src in [&b"{"[..], b"{\"a\"", b"{\"a\":", b"{\"a\":1", b"{\"a\" 1}", b"{a:1}", b"[1]", b"", b"{\"a\":\"x}", b"{\"a\":1,}"] {
+            assert!(walk_object(src, 0, |_| true).is_none(), "{:?}", String::from_utf8_lossy(src));
+        }
+        assert_eq!(walk_object(b"{ }", 0, |_| true).unwrap().members, 0);
+    }
+}

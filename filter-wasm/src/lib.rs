@@ -1,0 +1,19 @@
+//! FireLens log classification: drop load-balancer health checks, mark errors.
+//!
+//! The rules compile natively (for tests, the `firelens-rules` CLI and the
+//! proxy) and to `wasm32-wasip1`, where `abi.rs` exports them as Fluent Bit's
+//! `wasm` filter function `firelens_classify`.
+#![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
+#![cfg_attr(test, allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+
+mod classify;
+mod fields;
+mod json;
+pub mod rules;
+mod text;
+
+#[cfg(target_arch = "wasm32")]
+mod abi;
+
+pub use classify::{Class, Classifier, OutOfMemory};
+pub use rules::{RULES_DIR, RULES_PATH, RulesError, RulesFile};

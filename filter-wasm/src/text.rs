@@ -1,0 +1,277 @@
+//! Rules over the text of a log line, in a single pass.
+//!
+//! Every byte is looked up in a 256-entry class table; only bytes that can
+//! start something interesting (the first byte of a literal, `[`, `=`, `"`)
+//! cost more than that lookup. No regex engine: in Fluent Bit's interpreter
+//! every Wasm instruction counts.
+
+use crate::rules::RulesFile;
+use memchr::memchr;
+use std::ops::RangeInclusive;
+
+/// Byte classes: what a byte may start.
+const LITERAL: u8 = 1;
+const BRACKET: u8 = 2;
+const EQUALS: u8 = 4;
+const QUOTE: u8 = 8;
+
+/// The longest `[...]` looked at as a level (`[proxy_fcgi:error]` fits).
+const MAX_BRACKET: usize = 32;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum TextClass {
+    Health,
+    Error,
+    Other,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum LiteralKind {
+    Health,
+    Word,
+    Contains,
+}
+
+#[derive(Debug, Clone)]
+struct Literal {
+    bytes: Vec<u8>,
+    kind: LiteralKind,
+}
+
+/// Level names of error or worse, compared without regard to ASCII case.
+#[derive(Debug, Clone)]
+pub(crate) struct Levels(Vec<Vec<u8>>);
+
+impl Levels {
+    pub fn new(levels: &[String]) -> Self {
+        Self(levels.iter().map(|l| l.to_ascii_lowercase().into_bytes()).collect())
+    }
+
+    #[inline]
+    pub fn contains(&self, word: &[u8]) -> bool {
+        self.0.iter().any(|l| l.eq_ignore_ascii_case(word))
+    }
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct TextMatcher {
+    class: [u8; 256],
+    /// Literals sorted by first byte; `by_first[b]` is the range starting with `b`.
+    literals: Vec<Literal>,
+    by_first: [(u16, u16); 256],
+    levels: Levels,
+    level_keys: Vec<Vec<u8>>,
+    status_keys: Vec<Vec<u8>>,
+    status: RangeInclusive<u16>,
+}
+
+impl TextMatcher {
+    pub fn new(rules: &RulesFile, levels: Levels) -> Self {
+        let e = &rules.error;
+        let mut literals: Vec<Literal> = Vec::new();
+        let mut add = |list: &[String], kind| {
+            for s in list {
+                literals.push(Literal { bytes: s.as_bytes().to_vec(), kind });
+            }
+        };
+        // Health first so a line that is both is dropped as soon as it is seen.
+        add(&rules.health.user_agents, LiteralKind::Health);
+        add(&e.words, LiteralKind::Word);
+        add(&e.contains, LiteralKind::Contains);
+        literals.retain(|l| !l.bytes.is_empty());
+        literals.sort_by_key(|l| (l.bytes.first().copied(), l.kind != LiteralKind::Health));
+
+        let mut class = [0u8; 256];
+        let mut by_first = [(0u16, 0u16); 256];
+        for (i, l) in literals.iter().enumerate() {
+            let Some(&b) = l.bytes.first() else { continue };
+            let slot = &mut by_first[usize::from(b)];
+            if slot.1 == 0 {
+                *slot = (i as u16, i as u16);
+            }
+            slot.1 = i as u16 + 1;
+            class[usize::from(b)] |= LITERAL;
+        }
+        class[usize::from(b'[')] |= BRACKET;
+        if !e.level_keys.is_empty() || !e.status_keys.is_empty() {
+            class[usize::from(b'=')] |= EQUALS;
+        }
+        if e.access_log {
+            class[usize::from(b'"')] |= QUOTE;
+        }
+        let lower = |v: &[String]| v.iter().map(|k| k.to_ascii_lowercase().into_bytes()).collect();
+        Self {
+            class,
+            literals,
+            by_first,
+            levels,
+            level_keys: lower(&e.level_keys),
+            status_keys: lower(&e.status_keys),
+            status: e.status_min..=e.status_max,
+        }
+    }
+
+    /// Classifies unescaped log text. A health checker wins over an error:
+    /// the scan goes on after an error is seen, looking only for health.
+    pub fn scan(&self, t: &[u8]) -> TextClass {
+        let mut error = false;
+        for (i, &c) in t.iter().enumerate() {
+            let class = self.class_of(c);
+            if class == 0 {
+                continue;
+            }
+            if class & LITERAL != 0 {
+                let rest = t.get(i..).unwrap_or_default();
+                let (start, end) = self.by_first_of(c);
+                for lit in self.literals.get(start..end).unwrap_or_default() {
+                    if !rest.starts_with(&lit.bytes) {
+                        continue;
+                    }
+                    match lit.kind {
+                        LiteralKind::Health => return TextClass::Health,
+                        LiteralKind::Word => error = error || is_whole_word(t, i, lit.bytes.len()),
+                        LiteralKind::Contains => error = true,
+                    }
+                }
+            }
+            if !error && class & !LITERAL != 0 {
+                error = match c {
+                    b'[' => self.bracket_level(t, i),
+                    b'=' => self.logfmt_pair(t, i),
+                    b'"' => self.access_log_status(t, i),
+                    _ => false,
+                };
+            }
+        }
+        if error { TextClass::Error } else { TextClass::Other }
+    }
+
+    #[inline]
+    fn class_of(&self, c: u8) -> u8 {
+        // A u8 always indexes a 256-entry table.
+        #[allow(clippy::indexing_slicing)]
+        self.class[usize::from(c)]
+    }
+
+    #[inline]
+    fn by_first_of(&self, c: u8) -> (usize, usize) {
+        #[allow(clippy::indexing_slicing)]
+        let (s, e) = self.by_first[usize::from(c)];
+        (usize::from(s), usize::from(e))
+    }
+
+    /// `[error]`, `[ CRIT ]`, Apache's `[core:error]`; not an index like `matrix[err]`.
+    fn bracket_level(&self, t: &[u8], i: usize) -> bool {
+        if i.checked_sub(1).and_then(|p| t.get(p)).is_some_and(|&c| is_word_byte(c)) {
+            return false;
+        }
+        let after = t.get(i + 1..).unwrap_or_default();
+        let window = after.get(..MAX_BRACKET.min(after.len())).unwrap_or_default();
+        let Some(close) = memchr(b']', window) else { return false };
+        let inner = window.get(..close).unwrap_or_default().trim_ascii();
+        let level = inner.rsplit(|&c| c == b':').next().unwrap_or_default();
+        self.levels.contains(level)
+    }
+
+    /// `level=error`, `severity="FATAL"`, `lvl=err`, `status=503`; the key
+    /// must start a token, so `?level=error` in a URL does not count.
+    fn logfmt_pair(&self, t: &[u8], i: usize) -> bool {
+        let before = t.get(..i).unwrap_or_default();
+        let key_len = before.iter().rev().take_while(|&&c| is_key_byte(c)).count();
+        let key_start = i - key_len;
+        if key_len == 0 || !key_start.checked_sub(1).and_then(|p| t.get(p)).is_none_or(|&c| starts_token(c)) {
+            return false;
+        }
+        let key = before.get(key_start..).unwrap_or_default();
+        let mut value = t.get(i + 1..).unwrap_or_default();
+        if let Some(v) = value.strip_prefix(b"\"") {
+            value = v;
+        }
+        let value_len = value.iter().take_while(|c| c.is_ascii_alphanumeric()).count();
+        if value.get(value_len).is_some_and(|&c| c == b'_') {
+            return false;
+        }
+        let value = value.get(..value_len).unwrap_or_default();
+        if self.level_keys.iter().any(|k| k.eq_ignore_ascii_case(key)) && self.levels.contains(value) {
+            return true;
+        }
+        self.status_keys.iter().any(|k| k.eq_ignore_ascii_case(key)) && self.is_error_status(value)
+    }
+
+    /// The status right after a quoted request line: `"GET /x HTTP/1.1" 503 12`,
+    /// or nginx's `"-" 400 0` for a request it could not parse.
+    fn access_log_status(&self, t: &[u8], i: usize) -> bool {
+        let rest = t.get(i + 1..).unwrap_or_default();
+        // Cheap rejection before searching for the closing quote.
+        let quoted_len = match rest.first() {
+            Some(b'-') if rest.get(1) == Some(&b'"') => 1,
+            Some(c) if c.is_ascii_uppercase() => match memchr(b'"', rest) {
+                Some(n) if is_request_line(rest.get(..n).unwrap_or_default()) => n,
+                _ => return false,
+            },
+            _ => return false,
+        };
+        let after = rest.get(quoted_len + 1..).unwrap_or_default();
+        let spaces = after.iter().take_while(|&&c| c == b' ').count();
+        if spaces == 0 {
+            return false;
+        }
+        let field = after.get(spaces..).unwrap_or_default();
+        let digits = field.iter().take_while(|c| c.is_ascii_digit()).count();
+        if digits != 3 || field.get(3).is_some_and(|c| c.is_ascii_alphanumeric() || *c == b'.') {
+            return false;
+        }
+        self.is_error_status(field.get(..3).unwrap_or_default())
+    }
+
+    fn is_error_status(&self, digits: &[u8]) -> bool {
+        parse_status(digits).is_some_and(|s| self.status.contains(&s))
+    }
+}
+
+/// Exactly three ASCII digits.
+pub(crate) fn parse_status(digits: &[u8]) -> Option<u16> {
+    match digits {
+        [a, b, c] if a.is_ascii_digit() && b.is_ascii_digit() && c.is_ascii_digit() => {
+            Some(u16::from(a - b'0') * 100 + u16::from(b - b'0') * 10 + u16::from(c - b'0'))
+        }
+        _ => None,
+    }
+}
+
+/// `METHOD target HTTP/1.1` (or `HTTP/2`).
+fn is_request_line(req: &[u8]) -> bool {
+    let method_len = req.iter().take_while(|c| c.is_ascii_uppercase()).count();
+    if !(3..=16).contains(&method_len) || req.get(method_len) != Some(&b' ') {
+        return false;
+    }
+    let Some(last_space) = req.iter().rposition(|&c| c == b' ') else { return false };
+    if last_space <= method_len {
+        return false;
+    }
+    let proto = req.get(last_space + 1..).unwrap_or_default();
+    proto
+        .strip_prefix(b"HTTP/")
+        .is_some_and(|v| !v.is_empty() && v.iter().all(|c| c.is_ascii_digit() || *c == b'.'))
+}
+
+#[inline]
+fn is_word_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || c == b'_'
+}
+
+fn is_whole_word(t: &[u8], start: usize, len: usize) -> bool {
+    let before_ok = start.checked_sub(1).and_then(|p| t.get(p)).is_none_or(|&c| !is_word_byte(c));
+    before_ok && t.get(start + len).is_none_or(|&c| !is_word_byte(c))
+}
+
+#[inline]
+fn is_key_byte(c: u8) -> bool {
+    c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-')
+}
+
+/// Bytes after which a logfmt key may start.
+#[inline]
+fn starts_token(c: u8) -> bool {
+    c.is_ascii_whitespace() || matches!(c, b',' | b';' | b'|' | b'(' | b'[' | b'{' | b'"' | b'\'')
+}

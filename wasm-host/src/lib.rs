@@ -1,0 +1,293 @@
+//! A host that runs a filter module exactly the way Fluent Bit 4.2's `wasm`
+//! filter does with `Event_Format json` (src/wasm/flb_wasm.c and
+//! plugins/filter_wasm/filter_wasm.c at v4.2.2), on wasmtime:
+//!
+//! - one instance for the filter's lifetime, WASI preview 1 with the
+//!   `Accessible_Paths` directories preopened, no args, no environment;
+//! - an app heap of `Wasm_Heap_Size` bytes placed where WAMR places it (at
+//!   `__heap_base`), from which the NUL-terminated tag and record are
+//!   allocated for each call and freed after it; when an allocation fails the
+//!   function is still called, with pointer 0, as WAMR's `module_dup_data`
+//!   returns 0;
+//! - the six i32 arguments; the result read as a C string at the returned
+//!   address (address 0 included), copied, then the inputs freed;
+//! - `""` drops the record, as do a trap, an invalid address, and a result
+//!   that is not a JSON object.
+//!
+//! The record handed in is produced by [`fluent_bit_json`], which escapes
+//! strings the way `flb_msgpack_to_json_str` does with the default
+//! `json.escape_unicode on`.
+
+mod fbjson;
+
+pub use fbjson::fluent_bit_json;
+
+use wasmtime::error::Context;
+use wasmtime::{Result, bail};
+use std::path::{Path, PathBuf};
+use wasmtime::{Config, Engine, Instance, Linker, Memory, Module, Store, TypedFunc, Val};
+use wasmtime_wasi::p1::WasiP1Ctx;
+use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
+use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
+
+/// Fluent Bit's default and minimum `Wasm_Heap_Size` (smaller values are raised to it).
+pub const DEFAULT_HEAP_SIZE: u32 = 8 * 1024;
+const PAGE: u64 = 65536;
+/// ems allocator: a 4-byte header per object, 8-byte alignment, and a few
+/// bytes of padding at the start of the pool.
+const EMS_OBJ_HEADER: u32 = 4;
+const EMS_POOL_PADDING: u32 = 8;
+
+/// How the module's code is run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Execution {
+    /// Compiled to native code (Cranelift): stands in for a WAMR AOT file.
+    Compiled,
+    /// Wasmtime's Pulley interpreter: stands in for WAMR's fast interpreter.
+    Interpreted,
+}
+
+/// The `[FILTER]` settings of the `wasm` filter that matter to a module.
+#[derive(Debug, Clone)]
+pub struct FilterConfig {
+    /// `Function_Name`.
+    pub function_name: String,
+    /// `Wasm_Heap_Size` in bytes, as Fluent Bit parsed it (`1M` is 1,000,000).
+    pub heap_size: u32,
+    /// `Accessible_Paths`: (directory on this machine, path the module sees).
+    /// Fluent Bit uses the same path for both; tests map a temporary directory.
+    pub accessible_paths: Vec<(PathBuf, String)>,
+    pub execution: Execution,
+}
+
+impl Default for FilterConfig {
+    fn default() -> Self {
+        Self {
+            function_name: "firelens_classify".into(),
+            heap_size: DEFAULT_HEAP_SIZE,
+            accessible_paths: Vec::new(),
+            execution: Execution::Compiled,
+        }
+    }
+}
+
+/// Why Fluent Bit would drop a record.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum DropReason {
+    /// The module returned `""`: the filter's way to drop.
+    Empty,
+    /// The module trapped (`[error] Got exception running wasm code`).
+    Trap(String),
+    /// The returned address is outside linear memory or has no NUL after it.
+    InvalidAddress,
+    /// The returned text is not JSON (`[error] invalid JSON format`).
+    InvalidJson,
+    /// The returned JSON is not an object.
+    NotAnObject,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Outcome {
+    /// The record continues down the pipeline as this JSON object.
+    Kept(Vec<u8>),
+    Dropped(DropReason),
+}
+
+impl Outcome {
+    pub fn kept(&self) -> Option<&[u8]> {
+        match self {
+            Outcome::Kept(b) => Some(b),
+            Outcome::Dropped(_) => None,
+        }
+    }
+}
+
+/// Counters of what happened, for tests to assert on.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Stats {
+    pub calls: u64,
+    pub kept: u64,
+    pub dropped: u64,
+    pub traps: u64,
+    /// Inputs that did not fit the app heap (WAMR: `allocate N bytes memory failed`).
+    pub heap_alloc_failures: u64,
+}
+
+/// A loaded filter module: one instance, like one `[FILTER]` section.
+pub struct WasmFilter {
+    store: Store<WasiP1Ctx>,
+    func: TypedFunc<(u32, u32, u32, u32, u32, u32), u32>,
+    memory: Memory,
+    heap: AppHeap,
+    stderr: MemoryOutputPipe,
+    pub stats: Stats,
+}
+
+pub fn engine(execution: Execution) -> Result<Engine> {
+    let mut config = Config::new();
+    if execution == Execution::Interpreted {
+        config.target(if cfg!(target_endian = "little") { "pulley64" } else { "pulley64be" })?;
+    }
+    Engine::new(&config)
+}
+
+impl WasmFilter {
+    /// Loads and instantiates `wasm` (a module's bytes) as Fluent Bit does at startup.
+    pub fn new(wasm: &[u8], config: &FilterConfig) -> Result<Self> {
+        let engine = engine(config.execution)?;
+        let module = Module::new(&engine, wasm).context("loading the Wasm module")?;
+        Self::instantiate(&engine, &module, config)
+    }
+
+    pub fn from_file(path: &Path, config: &FilterConfig) -> Result<Self> {
+        let wasm = std::fs::read(path).with_context(|| format!("reading {}", path.display()))?;
+        Self::new(&wasm, config)
+    }
+
+    pub fn instantiate(engine: &Engine, module: &Module, config: &FilterConfig) -> Result<Self> {
+        let stderr = MemoryOutputPipe::new(64 << 20);
+        let mut wasi = WasiCtxBuilder::new();
+        wasi.stderr(stderr.clone());
+        for (host, guest) in &config.accessible_paths {
+            wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
+                .with_context(|| format!("Accessible_Paths {}", host.display()))?;
+        }
+        let mut store = Store::new(engine, wasi.build_p1());
+        let mut linker = Linker::new(engine);
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |t| t)?;
+        let instance = linker.instantiate(&mut store, module)?;
+        let memory = instance.get_memory(&mut store, "memory").context("the module exports no memory")?;
+        let func = instance
+            .get_typed_func(&mut store, &config.function_name)
+            .with_context(|| format!("The {} wasm function is not found.", config.function_name))?;
+        let heap = AppHeap::insert(&mut store, &instance, memory, config.heap_size.max(DEFAULT_HEAP_SIZE))?;
+        Ok(Self { store, func, memory, heap, stderr, stats: Stats::default() })
+    }
+
+    /// One record through the filter, as `flb_wasm_call_function_format_json`.
+    /// `record_json` must be what Fluent Bit would pass: see [`fluent_bit_json`].
+    pub fn call(&mut self, tag: &str, time: (u32, u32), record_json: &[u8]) -> Outcome {
+        self.stats.calls += 1;
+        self.heap.reset();
+        let tag_ptr = self.dup_data(tag.as_bytes());
+        let record_ptr = self.dup_data(record_json);
+        let args = (tag_ptr, tag.len() as u32, time.0, time.1, record_ptr, record_json.len() as u32);
+        let outcome = match self.func.call(&mut self.store, args) {
+            Err(trap) => {
+                self.stats.traps += 1;
+                Outcome::Dropped(DropReason::Trap(format!("{trap:#}")))
+            }
+            Ok(ret) => match self.c_string(ret) {
+                None => Outcome::Dropped(DropReason::InvalidAddress),
+                Some(s) if s.is_empty() => Outcome::Dropped(DropReason::Empty),
+                Some(s) => match serde_json::from_slice::<serde_json::Value>(&s) {
+                    Err(_) => Outcome::Dropped(DropReason::InvalidJson),
+                    Ok(v) if !v.is_object() => Outcome::Dropped(DropReason::NotAnObject),
+                    Ok(_) => Outcome::Kept(s),
+                },
+            },
+        };
+        // The inputs are freed only after the result was copied.
+        self.heap.reset();
+        match outcome {
+            Outcome::Kept(_) => self.stats.kept += 1,
+            Outcome::Dropped(_) => self.stats.dropped += 1,
+        }
+        outcome
+    }
+
+    /// `wasm_runtime_module_dup_data(data, len + 1)`: a NUL-terminated copy in
+    /// the app heap, or 0 when it does not fit.
+    fn dup_data(&mut self, data: &[u8]) -> u32 {
+        let Some(ptr) = self.heap.alloc(data.len() as u64 + 1) else {
+            self.stats.heap_alloc_failures += 1;
+            return 0;
+        };
+        let mem = self.memory.data_mut(&mut self.store);
+        let start = ptr as usize;
+        mem[start..start + data.len()].copy_from_slice(data);
+        mem[start + data.len()] = 0;
+        ptr
+    }
+
+    /// `wasm_runtime_validate_app_str_addr` + `strdup`.
+    fn c_string(&self, addr: u32) -> Option<Vec<u8>> {
+        let mem = self.memory.data(&self.store);
+        let tail = mem.get(addr as usize..)?;
+        let len = tail.iter().position(|&b| b == 0)?;
+        Some(tail[..len].to_vec())
+    }
+
+    /// Size of the module's linear memory in bytes.
+    pub fn memory_size(&self) -> u64 {
+        self.memory.data_size(&self.store) as u64
+    }
+
+    /// Everything the module wrote to stderr so far (Fluent Bit's log).
+    pub fn stderr(&self) -> String {
+        String::from_utf8_lossy(&self.stderr.contents()).into_owned()
+    }
+
+    /// The app heap's usable bytes, for tests sizing records around it.
+    pub fn heap_size(&self) -> u32 {
+        self.heap.size
+    }
+}
+
+/// WAMR's app heap inside linear memory: where it goes and a bump allocator
+/// with ems's per-object overhead. Everything is freed after each call, so a
+/// bump allocator reset per call allocates exactly what ems would.
+struct AppHeap {
+    offset: u64,
+    size: u32,
+    used: u32,
+}
+
+impl AppHeap {
+    /// `memory_instantiate` in WAMR 2.4.1 (interpreter/wasm_runtime.c): insert
+    /// the heap at `__heap_base` when the module exports it below the initial
+    /// memory end, else append whole pages (less 1 KiB) after it.
+    fn insert(store: &mut Store<WasiP1Ctx>, instance: &Instance, memory: Memory, heap_size: u32) -> Result<Self> {
+        let heap_size = heap_size.div_ceil(8) * 8;
+        let mem_size = memory.data_size(&*store) as u64;
+        let heap_base = match instance.get_global(&mut *store, "__heap_base").map(|g| g.get(&mut *store)) {
+            Some(Val::I32(v)) => Some(v as u32 as u64).filter(|&b| b < mem_size),
+            _ => None,
+        };
+        let (offset, size, needed_end) = match heap_base {
+            Some(base) => {
+                let mut end = base + u64::from(heap_size);
+                if end.next_multiple_of(PAGE) - end < 1024 {
+                    end += 1024;
+                }
+                (base, heap_size, end)
+            }
+            None => {
+                let pages = u64::from(heap_size).div_ceil(PAGE);
+                (mem_size, (pages * PAGE - 1024) as u32, mem_size + pages * PAGE)
+            }
+        };
+        if needed_end > mem_size {
+            let grow = (needed_end - mem_size).div_ceil(PAGE);
+            memory.grow(&mut *store, grow).context("failed to insert app heap into linear memory")?;
+        }
+        if size < 2 * EMS_POOL_PADDING {
+            bail!("app heap too small");
+        }
+        Ok(Self { offset, size, used: EMS_POOL_PADDING })
+    }
+
+    fn reset(&mut self) {
+        self.used = EMS_POOL_PADDING;
+    }
+
+    fn alloc(&mut self, n: u64) -> Option<u32> {
+        let need = (n + u64::from(EMS_OBJ_HEADER)).div_ceil(8) * 8;
+        if u64::from(self.used) + need > u64::from(self.size) {
+            return None;
+        }
+        let ptr = self.offset + u64::from(self.used) + u64::from(EMS_OBJ_HEADER);
+        self.used += need as u32;
+        Some(ptr as u32)
+    }
+}
