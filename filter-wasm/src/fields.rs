@@ -6,7 +6,7 @@
 //! ECS flat form and nested forms work without separate rules.
 
 use crate::json::{Member, walk_object};
-use crate::rules::{RulesError, RulesFile};
+use crate::rules::{MAX_FIELD_KEYS as MAX_PATHS, MAX_KEY_SEGMENTS as MAX_DEPTH, RulesError, RulesFile};
 use crate::text::{Levels, parse_status};
 use std::ops::RangeInclusive;
 
@@ -14,10 +14,6 @@ const LEVEL: u8 = 1;
 const NUMERIC_LEVEL: u8 = 2;
 const STATUS: u8 = 4;
 
-/// Field paths are tracked in a `u64` bit set.
-pub(crate) const MAX_PATHS: usize = 64;
-/// Nesting followed at most (a path has at most this many segments).
-const MAX_DEPTH: usize = 8;
 
 #[derive(Debug, Clone)]
 struct FieldPath {

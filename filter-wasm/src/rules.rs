@@ -10,6 +10,10 @@ use std::fmt;
 pub const RULES_DIR: &str = "/fluent-bit/firelens-rules";
 pub const RULES_PATH: &str = "/fluent-bit/firelens-rules/rules.toml";
 
+/// Limits of the compiled form (a `u64` bit set of keys, bounded nesting).
+pub(crate) const MAX_FIELD_KEYS: usize = 64;
+pub(crate) const MAX_KEY_SEGMENTS: usize = 8;
+
 /// The whole rules file. Every section and key is optional; what is left out
 /// keeps its default. A list given in the file replaces the default list.
 #[derive(Debug, Clone, Deserialize, PartialEq, Eq)]
@@ -190,6 +194,15 @@ impl RulesFile {
                 }
             }
         }
+        let mut distinct: Vec<&str> = keys.iter().flat_map(|(_, l)| l.iter().map(String::as_str)).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        if distinct.len() > MAX_FIELD_KEYS {
+            return err(format!("at most {MAX_FIELD_KEYS} distinct level and status keys, got {}", distinct.len()));
+        }
+        if let Some(k) = distinct.iter().find(|k| k.split('.').count() > MAX_KEY_SEGMENTS) {
+            return err(format!("key {k:?} has more than {MAX_KEY_SEGMENTS} dot-separated segments"));
+        }
         let (lo, hi) = (self.error.status_min, self.error.status_max);
         if !(100..=999).contains(&lo) || !(100..=999).contains(&hi) || lo > hi {
             return err(format!("error.status_min..status_max must be a range of 3-digit codes, got {lo}..{hi}"));
@@ -223,6 +236,7 @@ mod tests {
             ("[error]\nstatus_min=500\nstatus_max=400", "500..400"),
             ("[error]\nlevels=[\"very bad\"]", "error.levels[0]"),
             ("[error]\nlevel_keys=[\"a..b\"]", "error.level_keys[0]"),
+            ("[error]\nlevel_keys=[\"a.b.c.d.e.f.g.h.i\"]", "segments"),
             ("[mark]\nfield=\"log\"", "must differ"),
             ("log_key = 3", "log_key"),
             ("[error", "error"),

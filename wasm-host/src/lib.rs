@@ -18,6 +18,7 @@
 //! strings the way `flb_msgpack_to_json_str` does with the default
 //! `json.escape_unicode on`.
 
+pub mod corpus;
 mod fbjson;
 
 pub use fbjson::fluent_bit_json;
@@ -84,6 +85,15 @@ pub enum DropReason {
     InvalidJson,
     /// The returned JSON is not an object.
     NotAnObject,
+}
+
+/// What the function call gave back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Returned {
+    /// The C string at the returned address (copied, without its NUL).
+    Text(Vec<u8>),
+    InvalidAddress,
+    Trap(String),
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -164,36 +174,44 @@ impl WasmFilter {
         Ok(Self { store, func, memory, heap, stderr, stats: Stats::default() })
     }
 
-    /// One record through the filter, as `flb_wasm_call_function_format_json`.
-    /// `record_json` must be what Fluent Bit would pass: see [`fluent_bit_json`].
+    /// One record through the filter, as `flb_wasm_call_function_format_json`
+    /// and then `cb_wasm_filter` do. `record_json` must be what Fluent Bit
+    /// would pass: see [`fluent_bit_json`].
     pub fn call(&mut self, tag: &str, time: (u32, u32), record_json: &[u8]) -> Outcome {
-        self.stats.calls += 1;
-        self.heap.reset();
-        let tag_ptr = self.dup_data(tag.as_bytes());
-        let record_ptr = self.dup_data(record_json);
-        let args = (tag_ptr, tag.len() as u32, time.0, time.1, record_ptr, record_json.len() as u32);
-        let outcome = match self.func.call(&mut self.store, args) {
-            Err(trap) => {
-                self.stats.traps += 1;
-                Outcome::Dropped(DropReason::Trap(format!("{trap:#}")))
-            }
-            Ok(ret) => match self.c_string(ret) {
-                None => Outcome::Dropped(DropReason::InvalidAddress),
-                Some(s) if s.is_empty() => Outcome::Dropped(DropReason::Empty),
-                Some(s) => match serde_json::from_slice::<serde_json::Value>(&s) {
-                    Err(_) => Outcome::Dropped(DropReason::InvalidJson),
-                    Ok(v) if !v.is_object() => Outcome::Dropped(DropReason::NotAnObject),
-                    Ok(_) => Outcome::Kept(s),
-                },
+        let outcome = match self.call_raw(tag, time, record_json) {
+            Returned::Trap(msg) => Outcome::Dropped(DropReason::Trap(msg)),
+            Returned::InvalidAddress => Outcome::Dropped(DropReason::InvalidAddress),
+            Returned::Text(s) if s.is_empty() => Outcome::Dropped(DropReason::Empty),
+            Returned::Text(s) => match serde_json::from_slice::<serde_json::Value>(&s) {
+                Err(_) => Outcome::Dropped(DropReason::InvalidJson),
+                Ok(v) if !v.is_object() => Outcome::Dropped(DropReason::NotAnObject),
+                Ok(_) => Outcome::Kept(s),
             },
         };
-        // The inputs are freed only after the result was copied.
-        self.heap.reset();
         match outcome {
             Outcome::Kept(_) => self.stats.kept += 1,
             Outcome::Dropped(_) => self.stats.dropped += 1,
         }
         outcome
+    }
+
+    /// The call itself: what the module returned, before Fluent Bit judges it.
+    pub fn call_raw(&mut self, tag: &str, time: (u32, u32), record_json: &[u8]) -> Returned {
+        self.stats.calls += 1;
+        self.heap.reset();
+        let tag_ptr = self.dup_data(tag.as_bytes());
+        let record_ptr = self.dup_data(record_json);
+        let args = (tag_ptr, tag.len() as u32, time.0, time.1, record_ptr, record_json.len() as u32);
+        let returned = match self.func.call(&mut self.store, args) {
+            Err(trap) => {
+                self.stats.traps += 1;
+                Returned::Trap(format!("{trap:#}"))
+            }
+            Ok(ret) => self.c_string(ret).map_or(Returned::InvalidAddress, Returned::Text),
+        };
+        // The inputs are freed only after the result was copied.
+        self.heap.reset();
+        returned
     }
 
     /// `wasm_runtime_module_dup_data(data, len + 1)`: a NUL-terminated copy in

@@ -1,0 +1,29 @@
+//! Any bytes as a record: no panic, and the output is always the drop, the
+//! record unchanged, or the record with exactly the mark added.
+#![no_main]
+
+use firelens_filter::{Class, Classifier};
+use libfuzzer_sys::fuzz_target;
+use std::sync::OnceLock;
+
+static CLASSIFIER: OnceLock<Classifier> = OnceLock::new();
+const MARK: &[u8] = br#""log_class":"error""#;
+
+fuzz_target!(|data: &[u8]| {
+    let c = CLASSIFIER.get_or_init(Classifier::builtin);
+    let (mut scratch, mut out) = (Vec::new(), Vec::new());
+    match c.apply(data, &mut scratch, &mut out) {
+        Ok(Class::Health) => assert!(out.is_empty()),
+        Ok(Class::Other) => assert_eq!(out, data),
+        Ok(Class::Error) => {
+            // Added (with or without a comma), or an existing value replaced.
+            let grew = out.len() - data.len().min(out.len());
+            assert!(out == data || grew == MARK.len() || grew == MARK.len() + 1 || out.windows(MARK.len()).any(|w| w == MARK));
+            assert!(out.len() <= data.len() + MARK.len() + 1);
+        }
+        Err(_) => {}
+    }
+    // Classifying is the same question as applying.
+    let class = c.classify(data, &mut scratch);
+    assert_eq!(class, c.apply(data, &mut scratch, &mut out).unwrap_or(Class::Other));
+});
