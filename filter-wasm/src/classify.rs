@@ -139,8 +139,7 @@ impl Classifier {
         if let Some(log) = found.log {
             let raw = log.value(record);
             if let Some(body) = raw.strip_prefix(b"\"").and_then(|b| b.strip_suffix(b"\"")) {
-                let escaped = body.contains(&b'\\');
-                let text = if escaped {
+                let text = if log.value_escaped {
                     scratch.clear();
                     // Unescaping never grows the text: reserve once, no reallocation after.
                     if scratch.try_reserve(body.len()).is_err() {

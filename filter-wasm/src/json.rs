@@ -5,7 +5,7 @@
 //! JSON it produced itself; anything that does not look like it returns `None`
 //! and the caller passes the record through unchanged.
 
-use memchr::memchr2;
+use crate::swar::{find1, find2};
 
 /// One `"key": value` member of an object, as byte ranges into the input.
 #[derive(Debug, Clone, Copy)]
@@ -16,6 +16,8 @@ pub(crate) struct Member<'a> {
     /// First byte of the value and one past its last byte.
     pub value_start: usize,
     pub value_end: usize,
+    /// The value is a string holding escapes.
+    pub value_escaped: bool,
 }
 
 impl Member<'_> {
@@ -50,8 +52,7 @@ pub(crate) fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
     let mut j = i + 1;
     let mut escaped = false;
     loop {
-        let k = memchr2(b'"', b'\\', b.get(j..)?)?;
-        j += k;
+        j = find2(b, j, b'"', b'\\')?;
         if *b.get(j)? == b'"' {
             return Some((j + 1, escaped));
         }
@@ -60,10 +61,11 @@ pub(crate) fn string_end(b: &[u8], i: usize) -> Option<(usize, bool)> {
     }
 }
 
-/// Skips one value starting at `i` (no leading whitespace). Returns one past it.
-pub(crate) fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+/// Skips one value starting at `i` (no leading whitespace). Returns one past
+/// it, and whether it is a string holding escapes.
+pub(crate) fn skip_value(b: &[u8], i: usize) -> Option<(usize, bool)> {
     match *b.get(i)? {
-        b'"' => string_end(b, i).map(|(end, _)| end),
+        b'"' => string_end(b, i),
         b'{' | b'[' => {
             // Depth counting is enough: strings are skipped whole, so brackets
             // inside them never count.
@@ -79,7 +81,7 @@ pub(crate) fn skip_value(b: &[u8], i: usize) -> Option<usize> {
                     b'}' | b']' => {
                         depth -= 1;
                         if depth == 0 {
-                            return Some(j + 1);
+                            return Some((j + 1, false));
                         }
                     }
                     _ => {}
@@ -95,7 +97,7 @@ pub(crate) fn skip_value(b: &[u8], i: usize) -> Option<usize> {
                 }
                 j += 1;
             }
-            (j > i).then_some(j)
+            (j > i).then_some((j, false))
         }
     }
 }
@@ -127,9 +129,9 @@ pub(crate) fn walk_object<'a>(
             return None;
         }
         let value_start = skip_ws(b, i + 1);
-        let value_end = skip_value(b, value_start)?;
+        let (value_end, value_escaped) = skip_value(b, value_start)?;
         members += 1;
-        if !visit(Member { key, key_escaped, value_start, value_end }) {
+        if !visit(Member { key, key_escaped, value_start, value_end, value_escaped }) {
             return None;
         }
         i = skip_ws(b, value_end);
@@ -148,7 +150,7 @@ pub(crate) fn walk_object<'a>(
 /// `raw.len()` up front means no reallocation happens here.
 pub(crate) fn unescape_into(raw: &[u8], out: &mut Vec<u8>) {
     let mut rest = raw;
-    while let Some(k) = memchr::memchr(b'\\', rest) {
+    while let Some(k) = find1(rest, 0, b'\\') {
         let (plain, tail) = rest.split_at(k);
         out.extend_from_slice(plain);
         let (consumed, ch) = decode_escape(tail);

@@ -10,6 +10,7 @@ mod classify;
 mod fields;
 mod json;
 pub mod rules;
+mod swar;
 mod text;
 
 #[cfg(target_arch = "wasm32")]

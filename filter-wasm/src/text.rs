@@ -6,7 +6,7 @@
 //! every Wasm instruction counts.
 
 use crate::rules::RulesFile;
-use memchr::memchr;
+use crate::swar::{find1, zero_bytes};
 use std::ops::RangeInclusive;
 
 /// Byte classes: what a byte may start.
@@ -53,9 +53,65 @@ impl Levels {
     }
 }
 
+/// Which bytes of an 8-byte chunk may start something: an exact range test
+/// for `A`..=`[` (upper-case words and brackets) plus equality tests for a
+/// few other bytes. Flags are a superset; the class table decides.
+#[derive(Debug, Clone)]
+enum Prefilter {
+    /// Bytes outside the range, each tested for equality (repeated to fill),
+    /// stored broadcast to all eight lanes.
+    RangePlus([u64; MAX_EXTRA]),
+    /// Too many trigger bytes outside the range: look at every byte.
+    Every,
+}
+
+const MAX_EXTRA: usize = 4;
+const RANGE_LO: u8 = b'A';
+const RANGE_HI: u8 = b'[';
+
+impl Prefilter {
+    fn new(class: &[u8; 256]) -> Self {
+        let extra: Vec<u8> = (0..=255u8)
+            .filter(|&b| class[usize::from(b)] != 0 && !(RANGE_LO..=RANGE_HI).contains(&b))
+            .collect();
+        match extra.as_slice() {
+            [] => Self::RangePlus([splat(RANGE_LO); MAX_EXTRA]),
+            e if e.len() <= MAX_EXTRA => {
+                let mut lanes = [splat(e[0]); MAX_EXTRA];
+                for (lane, &b) in lanes.iter_mut().zip(e) {
+                    *lane = splat(b);
+                }
+                Self::RangePlus(lanes)
+            }
+            _ => Self::Every,
+        }
+    }
+
+    /// High bit set in each byte of `v` that may be a trigger.
+    #[inline(always)]
+    fn flags(&self, v: u64) -> u64 {
+        const HI: u64 = 0x8080_8080_8080_8080;
+        const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
+        let Self::RangePlus(extra) = self else { return HI };
+        // Per byte, x7 + (0x80 - n) has its high bit set iff x7 >= n; no
+        // carry crosses bytes since x7 <= 0x7f.
+        let x7 = v & LO7;
+        let ge_lo = x7 + (0x80 - u64::from(RANGE_LO)) * 0x0101_0101_0101_0101;
+        let ge_hi = x7 + (0x80 - u64::from(RANGE_HI) - 1) * 0x0101_0101_0101_0101;
+        let in_range = ge_lo & !ge_hi & !v & HI;
+        let [a, b, c, d] = *extra;
+        in_range | zero_bytes(v ^ a) | zero_bytes(v ^ b) | zero_bytes(v ^ c) | zero_bytes(v ^ d)
+    }
+}
+
+fn splat(b: u8) -> u64 {
+    0x0101_0101_0101_0101 * u64::from(b)
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct TextMatcher {
     class: [u8; 256],
+    prefilter: Prefilter,
     /// Literals sorted by first byte; `by_first[b]` is the range starting with `b`.
     literals: Vec<Literal>,
     by_first: [(u16, u16); 256],
@@ -101,6 +157,7 @@ impl TextMatcher {
         }
         let lower = |v: &[String]| v.iter().map(|k| k.to_ascii_lowercase().into_bytes()).collect();
         Self {
+            prefilter: Prefilter::new(&class),
             class,
             literals,
             by_first,
@@ -115,35 +172,60 @@ impl TextMatcher {
     /// the scan goes on after an error is seen, looking only for health.
     pub fn scan(&self, t: &[u8]) -> TextClass {
         let mut error = false;
-        for (i, &c) in t.iter().enumerate() {
-            let class = self.class_of(c);
-            if class == 0 {
-                continue;
-            }
-            if class & LITERAL != 0 {
-                let rest = t.get(i..).unwrap_or_default();
-                let (start, end) = self.by_first_of(c);
-                for lit in self.literals.get(start..end).unwrap_or_default() {
-                    if !rest.starts_with(&lit.bytes) {
-                        continue;
-                    }
-                    match lit.kind {
-                        LiteralKind::Health => return TextClass::Health,
-                        LiteralKind::Word => error = error || is_whole_word(t, i, lit.bytes.len()),
-                        LiteralKind::Contains => error = true,
-                    }
+        let mut i = 0;
+        // Eight bytes at a time; only flagged bytes get a closer look.
+        let mut chunks = t.chunks_exact(8);
+        for chunk in chunks.by_ref() {
+            let mut flags = self.prefilter.flags(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
+            while flags != 0 {
+                let at = i + (flags.trailing_zeros() / 8) as usize;
+                flags &= flags - 1;
+                if self.at(t, at, &mut error) {
+                    return TextClass::Health;
                 }
             }
-            if !error && class & !LITERAL != 0 {
-                error = match c {
-                    b'[' => self.bracket_level(t, i),
-                    b'=' => self.logfmt_pair(t, i),
-                    b'"' => self.access_log_status(t, i),
-                    _ => false,
-                };
+            i += 8;
+        }
+        while i < t.len() {
+            if self.at(t, i, &mut error) {
+                return TextClass::Health;
             }
+            i += 1;
         }
         if error { TextClass::Error } else { TextClass::Other }
+    }
+
+    /// Looks at the byte at `i`; true for a health checker.
+    #[inline]
+    fn at(&self, t: &[u8], i: usize, error: &mut bool) -> bool {
+        let Some(&c) = t.get(i) else { return false };
+        let class = self.class_of(c);
+        if class == 0 {
+            return false;
+        }
+        if class & LITERAL != 0 {
+            let rest = t.get(i..).unwrap_or_default();
+            let (start, end) = self.by_first_of(c);
+            for lit in self.literals.get(start..end).unwrap_or_default() {
+                if !rest.starts_with(&lit.bytes) {
+                    continue;
+                }
+                match lit.kind {
+                    LiteralKind::Health => return true,
+                    LiteralKind::Word => *error = *error || is_whole_word(t, i, lit.bytes.len()),
+                    LiteralKind::Contains => *error = true,
+                }
+            }
+        }
+        if !*error && class & !LITERAL != 0 {
+            *error = match c {
+                b'[' => self.bracket_level(t, i),
+                b'=' => self.logfmt_pair(t, i),
+                b'"' => self.access_log_status(t, i),
+                _ => false,
+            };
+        }
+        false
     }
 
     #[inline]
@@ -167,7 +249,7 @@ impl TextMatcher {
         }
         let after = t.get(i + 1..).unwrap_or_default();
         let window = after.get(..MAX_BRACKET.min(after.len())).unwrap_or_default();
-        let Some(close) = memchr(b']', window) else { return false };
+        let Some(close) = find1(window, 0, b']') else { return false };
         let inner = window.get(..close).unwrap_or_default().trim_ascii();
         let level = inner.rsplit(|&c| c == b':').next().unwrap_or_default();
         self.levels.contains(level)
@@ -205,7 +287,7 @@ impl TextMatcher {
         // Cheap rejection before searching for the closing quote.
         let quoted_len = match rest.first() {
             Some(b'-') if rest.get(1) == Some(&b'"') => 1,
-            Some(c) if c.is_ascii_uppercase() => match memchr(b'"', rest) {
+            Some(c) if c.is_ascii_uppercase() => match find1(rest, 0, b'"') {
                 Some(n) if is_request_line(rest.get(..n).unwrap_or_default()) => n,
                 _ => return false,
             },

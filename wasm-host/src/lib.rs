@@ -59,6 +59,9 @@ pub struct FilterConfig {
     /// Fluent Bit uses the same path for both; tests map a temporary directory.
     pub accessible_paths: Vec<(PathBuf, String)>,
     pub execution: Execution,
+    /// Count executed Wasm instructions (wasmtime fuel): a deterministic
+    /// measure of what a record costs an interpreter. Slows calls down.
+    pub count_instructions: bool,
 }
 
 impl Default for FilterConfig {
@@ -68,6 +71,7 @@ impl Default for FilterConfig {
             heap_size: DEFAULT_HEAP_SIZE,
             accessible_paths: Vec::new(),
             execution: Execution::Compiled,
+            count_instructions: false,
         }
     }
 }
@@ -133,8 +137,9 @@ pub struct WasmFilter {
     pub stats: Stats,
 }
 
-pub fn engine(execution: Execution) -> Result<Engine> {
+pub fn engine(execution: Execution, count_instructions: bool) -> Result<Engine> {
     let mut config = Config::new();
+    config.consume_fuel(count_instructions);
     if execution == Execution::Interpreted {
         config.target(if cfg!(target_endian = "little") { "pulley64" } else { "pulley64be" })?;
     }
@@ -144,7 +149,7 @@ pub fn engine(execution: Execution) -> Result<Engine> {
 impl WasmFilter {
     /// Loads and instantiates `wasm` (a module's bytes) as Fluent Bit does at startup.
     pub fn new(wasm: &[u8], config: &FilterConfig) -> Result<Self> {
-        let engine = engine(config.execution)?;
+        let engine = engine(config.execution, config.count_instructions)?;
         let module = Module::new(&engine, wasm).context("loading the Wasm module")?;
         Self::instantiate(&engine, &module, config)
     }
@@ -163,6 +168,9 @@ impl WasmFilter {
                 .with_context(|| format!("Accessible_Paths {}", host.display()))?;
         }
         let mut store = Store::new(engine, wasi.build_p1());
+        if config.count_instructions {
+            store.set_fuel(u64::MAX)?;
+        }
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |t| t)?;
         let instance = linker.instantiate(&mut store, module)?;
@@ -234,6 +242,11 @@ impl WasmFilter {
         let tail = mem.get(addr as usize..)?;
         let len = tail.iter().position(|&b| b == 0)?;
         Some(tail[..len].to_vec())
+    }
+
+    /// Wasm instructions executed so far (with `count_instructions`), else 0.
+    pub fn instructions(&self) -> u64 {
+        self.store.get_fuel().map_or(0, |left| u64::MAX - left)
     }
 
     /// Size of the module's linear memory in bytes.

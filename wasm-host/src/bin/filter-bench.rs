@@ -102,7 +102,7 @@ fn main() -> wasmtime::Result<()> {
                 let start = Instant::now();
                 for _ in 0..passes {
                     for r in records {
-                        std::hint::black_box(subject.filter.call("app-firelens-1", (0, 0), r));
+                        std::hint::black_box(subject.filter.call_raw("app-firelens-1", (0, 0), r));
                     }
                 }
                 samples[s][k].push(start.elapsed().as_nanos() as f64 / (passes * records.len()) as f64);
@@ -143,6 +143,25 @@ fn main() -> wasmtime::Result<()> {
     }
     let n = &med[subjects.len()];
     println!("| native (no Wasm) | Classifier::apply | {:.0} | {:.0} | {:.0} | {:.0} |", n[0], n[1], n[2], mix(n));
+
+    // Executed Wasm instructions: deterministic, what an interpreter pays.
+    println!("\nWasm instructions per record (deterministic):");
+    println!("| module | health | error | other | corpus mix |");
+    println!("|---|---:|---:|---:|---:|");
+    for (name, wasm, func) in [("firelens_classify", &module, "firelens_classify"), ("copy (floor)", &floor, "copy"), ("drop (floor)", &floor, "drop")] {
+        let cfg = FilterConfig { function_name: func.into(), heap_size: 4_000_000, count_instructions: true, ..FilterConfig::default() };
+        let mut f = WasmFilter::new(wasm, &cfg)?;
+        f.call_raw("t", (0, 0), b"{}"); // first call loads the rules
+        let mut per = [0f64; 3];
+        for (k, records) in by_class.iter().enumerate() {
+            let before = f.instructions();
+            for r in records {
+                f.call_raw("app-firelens-1", (0, 0), r);
+            }
+            per[k] = (f.instructions() - before) as f64 / records.len() as f64;
+        }
+        println!("| {name} | {:.0} | {:.0} | {:.0} | {:.0} |", per[0], per[1], per[2], mix(&per));
+    }
 
     println!("\nclassification cost over the round-trip floor (corpus mix):");
     for execution in [Execution::Compiled, Execution::Interpreted] {
