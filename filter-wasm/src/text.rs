@@ -284,13 +284,19 @@ impl TextMatcher {
     /// or nginx's `"-" 400 0` for a request it could not parse.
     fn access_log_status(&self, t: &[u8], i: usize) -> bool {
         let rest = t.get(i + 1..).unwrap_or_default();
-        // Cheap rejection before searching for the closing quote.
+        // Cheap rejections (a method, then a space) before searching for the closing quote.
         let quoted_len = match rest.first() {
             Some(b'-') if rest.get(1) == Some(&b'"') => 1,
-            Some(c) if c.is_ascii_uppercase() => match find1(rest, 0, b'"') {
-                Some(n) if is_request_line(rest.get(..n).unwrap_or_default()) => n,
-                _ => return false,
-            },
+            Some(c) if c.is_ascii_uppercase() => {
+                let method_len = rest.iter().take_while(|c| c.is_ascii_uppercase()).count();
+                if !(3..=16).contains(&method_len) || rest.get(method_len) != Some(&b' ') {
+                    return false;
+                }
+                match find1(rest, method_len, b'"') {
+                    Some(n) if is_request_line(rest.get(..n).unwrap_or_default()) => n,
+                    _ => return false,
+                }
+            }
             _ => return false,
         };
         let after = rest.get(quoted_len + 1..).unwrap_or_default();

@@ -1,0 +1,100 @@
+#!/usr/bin/env bash
+# The filter module in a real Fluent Bit: correctness against the corpus
+# labels, then CPU cost side by side with the classic native filter chain.
+#
+#   FLUENT_BIT=/path/to/fluent-bit bench/fluent-bit-cpu.sh [RECORDS] [ROUNDS]
+#
+# Needs a Fluent Bit 4.1+ binary built with its default FLB_WASM=On (the one
+# in aws-for-fluent-bit 3.x) and, for the AOT rows, the .aot files that
+# scripts/build-wasm.sh writes when WAMRC points at wamrc 2.4.1.
+# Method (as shared/docs/fluent-bit-wasm-host.md): tail + json parser over
+# RECORDS FireLens records, null output, user+sys CPU seconds of the process.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+FB=${FLUENT_BIT:?set FLUENT_BIT to a fluent-bit 4.x binary}
+N=${1:-200000}
+ROUNDS=${2:-3}
+OUT=target/wasm32-wasip1/wasm
+WASM=$PWD/$OUT/firelens_filter.wasm
+AOT=$PWD/$OUT/firelens_filter.$(uname -m | sed 's/arm64/aarch64/').aot
+[ -f "$WASM" ] || { echo "build the module first: scripts/build-wasm.sh" >&2; exit 1; }
+work=$(mktemp -d)
+trap 'rm -rf "$work"' EXIT
+python3 ../shared/corpus/gen_firelens.py "$N" "$work/corpus" >/dev/null
+mkdir -p "$work/rules"   # empty Accessible_Paths dir: built-in rules
+
+cat > "$work/parsers.conf" <<CONF
+[PARSER]
+    Name   json
+    Format json
+CONF
+
+# $1 = name, $2 = filter section(s), $3 = output section
+config() {
+  cat > "$work/$1.conf" <<CONF
+[SERVICE]
+    Flush        1
+    Grace        1
+    Log_Level    warn
+    Parsers_File $work/parsers.conf
+[INPUT]
+    Name         tail
+    Path         $work/corpus/records.jsonl
+    Parser       json
+    Tag          web-firelens-1
+    Read_From_Head true
+    Exit_On_Eof  true
+    Buffer_Max_Size 2M
+$2
+$3
+CONF
+}
+NULL_OUT=$'[OUTPUT]\n    Name null\n    Match *'
+classic=$'[FILTER]\n    Name grep\n    Match *\n    Exclude log ELB-HealthChecker/2.0\n[FILTER]\n    Name rewrite_tag\n    Match web-*\n    Rule $log (ERROR|\\s4\\d{2}\\s|\\s5\\d{2}\\s) error-$TAG true\n[FILTER]\n    Name record_modifier\n    Match *\n    Remove_key ecs_cluster\n    Remove_key ecs_task_arn\n    Remove_key ecs_task_definition'
+wasm() {
+  printf '[FILTER]\n    Name wasm\n    Match *\n    Wasm_Path %s\n    Function_Name firelens_classify\n    Event_Format json\n    Wasm_Heap_Size 4M\n    Wasm_Stack_Size 1M\n    Accessible_Paths %s\n' "$1" "$work/rules"
+}
+
+declare -A FILTERS=([none]="" [classic]="$classic" [wasm-interpreted]="$(wasm "$WASM")")
+[ -f "$AOT" ] && FILTERS[wasm-aot]="$(wasm "$AOT")"
+names=(none classic wasm-interpreted)
+[ -f "$AOT" ] && names+=(wasm-aot)
+
+echo "== correctness in $("$FB" --version | head -n1), $N records"
+for name in wasm-interpreted wasm-aot; do
+  [ -n "${FILTERS[$name]:-}" ] || continue
+  config "check-$name" "${FILTERS[$name]}" "$(printf '[OUTPUT]\n    Name file\n    Match *\n    Path %s\n    File %s.out\n    Format plain\n' "$work" "$name")"
+  "$FB" -c "$work/check-$name.conf" > "$work/$name.log" 2>&1
+  python3 - "$work/corpus" "$work/$name.out" "$name" "$work/$name.log" <<'PY'
+import json, sys
+corpus, out, name, log = sys.argv[1:]
+labels = open(corpus + "/expected.txt").read().split()
+sent = [json.loads(l) for l in open(corpus + "/records.jsonl")]
+got = [json.loads(l) for l in open(out)]
+want = [dict(r, log_class="error") if l == "error" else r for r, l in zip(sent, labels) if l != "health"]
+ok = got == want
+print(f"  {name}: in {len(sent)}, out {len(got)} (expected {len(want)}), "
+      f"marked {sum(1 for r in got if r.get('log_class') == 'error')} (expected {labels.count('error')}): "
+      + ("OK, record for record" if ok else "MISMATCH"))
+if not ok:
+    print(open(log).read()[-2000:]); sys.exit(1)
+PY
+done
+
+echo "== CPU seconds (user+sys), median of $ROUNDS, $N records"
+declare -A T
+for r in $(seq "$ROUNDS"); do
+  for name in "${names[@]}"; do
+    config "$name" "${FILTERS[$name]}" "$NULL_OUT"
+    /usr/bin/time -o "$work/time" -f '%U %S' "$FB" -c "$work/$name.conf" >/dev/null 2>&1
+    t=$(awk '{print $1 + $2}' "$work/time")
+    T[$name]+="$t "
+  done
+done
+med() { tr ' ' '\n' <<<"$1" | grep . | sort -n | awk '{a[NR]=$1} END {print a[int((NR+1)/2)]}'; }
+base=$(med "${T[none]}"); chain=$(med "${T[classic]}")
+printf '| pipeline | CPU s | overhead over no filter | × classic chain overhead |\n|---|---:|---:|---:|\n'
+for name in "${names[@]}"; do
+  m=$(med "${T[$name]}")
+  awk -v n="$name" -v m="$m" -v b="$base" -v c="$chain" 'BEGIN { o = m - b; printf "| %s | %.2f | %.2f | %s |\n", n, m, o, (n == "none") ? "-" : sprintf("%.2f", o / (c - b)) }'
+done

@@ -1,0 +1,15 @@
+#!/usr/bin/env bash
+# Fuzz the record handling and the rules parser with cargo-fuzz (libFuzzer).
+#   scripts/fuzz.sh            run each target for 60 s
+#   scripts/fuzz.sh 200000     run each target for that many inputs, seed 1 (deterministic)
+set -euo pipefail
+cd "$(dirname "$0")/../filter-wasm"
+rustup toolchain list | grep -q '^nightly' || rustup toolchain install nightly --profile minimal
+command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked
+for target in record rules; do
+  if [ $# -gt 0 ]; then
+    cargo +nightly fuzz run "$target" -- -runs="$1" -seed=1
+  else
+    cargo +nightly fuzz run "$target" -- -max_total_time=60
+  fi
+done

@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# The project's test command (README, "Tests"). CI runs exactly this on a
+# fresh machine, so everything it needs is installed here.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+# The Wasm module, as shipped (installs the wasm32-wasip1 target if missing).
+./scripts/build-wasm.sh
+
+# The module must be panic-free: clippy denies indexing, unwrap, expect and
+# panic in the rules crate (see filter-wasm/src/lib.rs).
+cargo clippy --release --target wasm32-wasip1 -p filter-wasm --lib -- -D warnings
+
+# Unit tests, the rule table, and the module through the Fluent Bit host.
+cargo test --release --workspace
+
+# A bounded, deterministic fuzz run of both targets (FUZZ=0 skips it).
+if [ "${FUZZ:-1}" != 0 ]; then
+  ./scripts/fuzz.sh 200000
+fi
