@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 # The module must be panic-free: clippy denies indexing, unwrap, expect and
 # panic in the rules crate (see filter-wasm/src/lib.rs).
 cargo clippy --release --target wasm32-wasip1 -p filter-wasm --lib -- -D warnings
+cargo clippy --release --workspace --all-targets -- -D warnings
 
 # Unit tests, the rule table, and the module through the Fluent Bit host.
 cargo test --release --workspace

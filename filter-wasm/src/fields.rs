@@ -7,8 +7,11 @@
 
 use crate::json::{Member, walk_object};
 use crate::rules::{MAX_FIELD_KEYS as MAX_PATHS, MAX_KEY_SEGMENTS as MAX_DEPTH, RulesError, RulesFile};
-use crate::text::{Levels, parse_status};
+use crate::text::{Levels, entry, parse_status};
 use std::ops::RangeInclusive;
+
+/// Keys longer than this share one length bucket.
+const MAX_KEY_LEN: usize = 63;
 
 const LEVEL: u8 = 1;
 const NUMERIC_LEVEL: u8 = 2;
@@ -40,9 +43,11 @@ impl FieldPath {
 #[derive(Debug, Clone)]
 pub(crate) struct FieldMatcher {
     paths: Vec<FieldPath>,
-    /// Paths having a segment or flat remainder that starts with a given byte:
-    /// most keys (`container_id`, `ecs_cluster`, …) are rejected with one lookup.
+    /// Paths having a segment or flat remainder that starts with a given byte,
+    /// and that has a given length: most keys (`container_id`, `source`, …)
+    /// are rejected with two lookups.
     by_first: [u64; 256],
+    by_len: [u64; MAX_KEY_LEN + 1],
     all: u64,
     levels: Levels,
     numeric_level_min: i64,
@@ -72,10 +77,17 @@ impl FieldMatcher {
             return Err(RulesError(format!("at most {MAX_PATHS} distinct level and status keys, got {}", paths.len())));
         }
         let mut by_first = [0u64; 256];
+        let mut by_len = [0u64; MAX_KEY_LEN + 1];
         for (i, p) in paths.iter().enumerate() {
-            for &s in &p.starts {
+            for (depth, &s) in p.starts.iter().enumerate() {
                 if let Some(&b) = p.full.get(s) {
-                    by_first[usize::from(b)] |= 1 << i;
+                    *entry(&mut by_first, b) |= 1 << i;
+                }
+                // A key can match the flat remainder or the single segment.
+                for len in [p.rest(depth).len(), p.inner_segment(depth).map_or(0, <[u8]>::len)] {
+                    if let Some(slot) = by_len.get_mut(len.min(MAX_KEY_LEN)) {
+                        *slot |= 1 << i;
+                    }
                 }
             }
         }
@@ -83,6 +95,7 @@ impl FieldMatcher {
         Ok(Self {
             paths,
             by_first,
+            by_len,
             all,
             levels,
             numeric_level_min: e.numeric_level_min,
@@ -114,6 +127,7 @@ impl FieldMatcher {
         let Some(&first) = m.key.first() else { return false };
         #[allow(clippy::indexing_slicing)] // a u8 indexes a 256-entry table
         let mut set = candidates & self.by_first[usize::from(first)];
+        set &= self.by_len.get(m.key.len().min(MAX_KEY_LEN)).copied().unwrap_or(0);
         if set == 0 || m.key_escaped {
             return false;
         }

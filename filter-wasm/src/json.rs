@@ -197,13 +197,13 @@ fn decode_unicode(s: &[u8]) -> (usize, Decoded) {
     };
     if (0xD800..0xDC00).contains(&hi) {
         // A high surrogate wants `\uDC00`..`\uDFFF` right after it.
-        if s.get(6) == Some(&b'\\') && s.get(7) == Some(&b'u') {
-            if let Some(lo) = hex4(s.get(8..12)) {
-                if (0xDC00..0xE000).contains(&lo) {
-                    let cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-                    return (12, Decoded::Char(char::from_u32(cp).unwrap_or('\u{FFFD}')));
-                }
-            }
+        if s.get(6) == Some(&b'\\')
+            && s.get(7) == Some(&b'u')
+            && let Some(lo) = hex4(s.get(8..12))
+            && (0xDC00..0xE000).contains(&lo)
+        {
+            let cp = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+            return (12, Decoded::Char(char::from_u32(cp).unwrap_or('\u{FFFD}')));
         }
         return (6, Decoded::Char('\u{FFFD}'));
     }

@@ -72,12 +72,12 @@ const RANGE_HI: u8 = b'[';
 impl Prefilter {
     fn new(class: &[u8; 256]) -> Self {
         let extra: Vec<u8> = (0..=255u8)
-            .filter(|&b| class[usize::from(b)] != 0 && !(RANGE_LO..=RANGE_HI).contains(&b))
+            .filter(|&b| class.get(usize::from(b)).is_some_and(|&c| c != 0) && !(RANGE_LO..=RANGE_HI).contains(&b))
             .collect();
         match extra.as_slice() {
             [] => Self::RangePlus([splat(RANGE_LO); MAX_EXTRA]),
-            e if e.len() <= MAX_EXTRA => {
-                let mut lanes = [splat(e[0]); MAX_EXTRA];
+            e @ [first, ..] if e.len() <= MAX_EXTRA => {
+                let mut lanes = [splat(*first); MAX_EXTRA];
                 for (lane, &b) in lanes.iter_mut().zip(e) {
                     *lane = splat(b);
                 }
@@ -141,19 +141,19 @@ impl TextMatcher {
         let mut by_first = [(0u16, 0u16); 256];
         for (i, l) in literals.iter().enumerate() {
             let Some(&b) = l.bytes.first() else { continue };
-            let slot = &mut by_first[usize::from(b)];
+            let slot = entry(&mut by_first, b);
             if slot.1 == 0 {
                 *slot = (i as u16, i as u16);
             }
             slot.1 = i as u16 + 1;
-            class[usize::from(b)] |= LITERAL;
+            *entry(&mut class, b) |= LITERAL;
         }
-        class[usize::from(b'[')] |= BRACKET;
+        *entry(&mut class, b'[') |= BRACKET;
         if !e.level_keys.is_empty() || !e.status_keys.is_empty() {
-            class[usize::from(b'=')] |= EQUALS;
+            *entry(&mut class, b'=') |= EQUALS;
         }
         if e.access_log {
-            class[usize::from(b'"')] |= QUOTE;
+            *entry(&mut class, b'"') |= QUOTE;
         }
         let lower = |v: &[String]| v.iter().map(|k| k.to_ascii_lowercase().into_bytes()).collect();
         Self {
@@ -178,9 +178,10 @@ impl TextMatcher {
         for chunk in chunks.by_ref() {
             let mut flags = self.prefilter.flags(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
             while flags != 0 {
-                let at = i + (flags.trailing_zeros() / 8) as usize;
+                let k = (flags.trailing_zeros() / 8) as usize;
                 flags &= flags - 1;
-                if self.at(t, at, &mut error) {
+                // Most flagged bytes (upper-case letters) start nothing.
+                if chunk.get(k).is_some_and(|&c| self.class_of(c) != 0) && self.at(t, i + k, &mut error) {
                     return TextClass::Health;
                 }
             }
@@ -315,6 +316,14 @@ impl TextMatcher {
     fn is_error_status(&self, digits: &[u8]) -> bool {
         parse_status(digits).is_some_and(|s| self.status.contains(&s))
     }
+}
+
+/// The entry for byte `b` of a 256-entry table.
+#[inline]
+pub(crate) fn entry<T>(table: &mut [T; 256], b: u8) -> &mut T {
+    // A u8 always indexes a 256-entry table.
+    #[allow(clippy::indexing_slicing)]
+    &mut table[usize::from(b)]
 }
 
 /// Exactly three ASCII digits.
