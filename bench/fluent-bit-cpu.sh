@@ -6,7 +6,8 @@
 #
 # Needs a Fluent Bit 4.1+ binary built with its default FLB_WASM=On (the one
 # in aws-for-fluent-bit 3.x) and, for the AOT rows, the .aot files that
-# scripts/build-wasm.sh writes when WAMRC points at wamrc 2.4.1.
+# scripts/build-wasm.sh writes when WAMRC points at wamrc 2.4.1 (keep WAMRC
+# set here too, for the floor module's AOT row).
 # Method (as shared/docs/fluent-bit-wasm-host.md): tail + json parser over
 # RECORDS FireLens records, null output, user+sys CPU seconds of the process.
 set -euo pipefail
@@ -22,6 +23,16 @@ work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 python3 ../shared/corpus/gen_firelens.py "$N" "$work/corpus" >/dev/null
 mkdir -p "$work/rules"   # empty Accessible_Paths dir: built-in rules
+# Floor modules: `copy` returns every record, `drop` returns "" (the cost of
+# Fluent Bit's own JSON round trip, with no classification at all), `scan`
+# reads the record once, 8 bytes per step, then copies it (a lower bound for
+# any classifier).
+cargo run -q --release -p wasm-host --bin filter-bench -- --write-floor "$work/floor.wasm"
+FLOOR_AOT=""
+if [ -n "${WAMRC:-}" ]; then
+  "$WAMRC" --target="$(uname -m | sed 's/arm64/aarch64/')" -o "$work/floor.aot" "$work/floor.wasm" >/dev/null
+  FLOOR_AOT="$work/floor.aot"
+fi
 
 cat > "$work/parsers.conf" <<CONF
 [PARSER]
@@ -51,14 +62,23 @@ CONF
 }
 NULL_OUT=$'[OUTPUT]\n    Name null\n    Match *'
 classic=$'[FILTER]\n    Name grep\n    Match *\n    Exclude log ELB-HealthChecker/2.0\n[FILTER]\n    Name rewrite_tag\n    Match web-*\n    Rule $log (ERROR|\\s4\\d{2}\\s|\\s5\\d{2}\\s) error-$TAG true\n[FILTER]\n    Name record_modifier\n    Match *\n    Remove_key ecs_cluster\n    Remove_key ecs_task_arn\n    Remove_key ecs_task_definition'
+# $1 = module file, $2 = function (default firelens_classify); the shipped settings.
 wasm() {
-  printf '[FILTER]\n    Name wasm\n    Match *\n    Wasm_Path %s\n    Function_Name firelens_classify\n    Event_Format json\n    Wasm_Heap_Size 4M\n    Wasm_Stack_Size 1M\n    Accessible_Paths %s\n' "$1" "$work/rules"
+  printf '[FILTER]\n    Name wasm\n    Match *\n    Wasm_Path %s\n    Function_Name %s\n    Event_Format json\n    Wasm_Heap_Size 4M\n    Wasm_Stack_Size 64K\n    Accessible_Paths %s\n' "$1" "${2:-firelens_classify}" "$work/rules"
 }
 
-declare -A FILTERS=([none]="" [classic]="$classic" [wasm-interpreted]="$(wasm "$WASM")")
-[ -f "$AOT" ] && FILTERS[wasm-aot]="$(wasm "$AOT")"
-names=(none classic wasm-interpreted)
-[ -f "$AOT" ] && names+=(wasm-aot)
+declare -A FILTERS=([none]="" [classic]="$classic" [wasm-interpreted]="$(wasm "$WASM")"
+  [floor-drop-interpreted]="$(wasm "$work/floor.wasm" drop)" [floor-copy-interpreted]="$(wasm "$work/floor.wasm" copy)"
+  [floor-scan-interpreted]="$(wasm "$work/floor.wasm" scan)")
+names=(none classic floor-drop-interpreted floor-copy-interpreted floor-scan-interpreted wasm-interpreted)
+if [ -f "$AOT" ]; then
+  FILTERS[wasm-aot]="$(wasm "$AOT")"
+  names+=(wasm-aot)
+fi
+if [ -n "$FLOOR_AOT" ]; then
+  FILTERS[floor-copy-aot]="$(wasm "$FLOOR_AOT" copy)"
+  names+=(floor-copy-aot)
+fi
 
 echo "== correctness in $("$FB" --version | head -n1), $N records"
 for name in wasm-interpreted wasm-aot; do

@@ -8,7 +8,7 @@
 //! never freed, so the output buffer is ours to reuse; `""` drops the record,
 //! and a trap drops it too, so nothing here may panic.
 
-use crate::Classifier;
+use crate::{Class, Classifier};
 use crate::rules::{RULES_DIR, RULES_PATH, RulesFile};
 use std::cell::RefCell;
 use std::io::{ErrorKind, Read, Write};
@@ -56,8 +56,10 @@ pub extern "C" fn firelens_classify(
             out: Vec::new(),
         });
         let State { classifier, scratch, out } = state;
-        classifier.apply(rec, scratch, out).ok()?;
-        out.push(0); // capacity for it was reserved by `apply`
+        if classifier.apply(rec, scratch, out).ok()? == Class::Health {
+            return Some(EMPTY.as_ptr());
+        }
+        out.push(0); // `apply` reserved room for it: no allocation here
         Some(out.as_ptr())
     });
     match result {
