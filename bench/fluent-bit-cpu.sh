@@ -15,9 +15,9 @@ cd "$(dirname "$0")/.."
 FB=${FLUENT_BIT:?set FLUENT_BIT to a fluent-bit 4.x binary}
 N=${1:-200000}
 ROUNDS=${2:-3}
-OUT=target/wasm32-wasip1/wasm
-WASM=$PWD/$OUT/firelens_filter.wasm
-AOT=$PWD/$OUT/firelens_filter.$(uname -m | sed 's/arm64/aarch64/').aot
+OUT=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/wasm32-wasip1/wasm
+WASM=$OUT/firelens_filter.wasm
+AOT=$OUT/firelens_filter.$(uname -m | sed 's/arm64/aarch64/').aot
 [ -f "$WASM" ] || { echo "build the module first: scripts/build-wasm.sh" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT

@@ -9,7 +9,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 rustup target list --installed | grep -qx wasm32-wasip1 || rustup target add wasm32-wasip1
 cargo build --profile wasm --target wasm32-wasip1 -p filter-wasm --lib "$@"
-out=target/wasm32-wasip1/wasm
+out=${CARGO_TARGET_DIR:-target}/wasm32-wasip1/wasm
 ls -l "$out/firelens_filter.wasm"
 
 wamrc=${WAMRC:-$(command -v wamrc || true)}

@@ -16,9 +16,11 @@ pub fn workspace_root() -> PathBuf {
 
 /// The built filter module (scripts/build-wasm.sh), or `$FIRELENS_WASM`.
 pub fn module_path() -> PathBuf {
-    std::env::var_os("FIRELENS_WASM")
-        .map(PathBuf::from)
-        .unwrap_or_else(|| workspace_root().join("target/wasm32-wasip1/wasm/firelens_filter.wasm"))
+    if let Some(p) = std::env::var_os("FIRELENS_WASM") {
+        return PathBuf::from(p);
+    }
+    let target = std::env::var_os("CARGO_TARGET_DIR").map_or_else(|| workspace_root().join("target"), PathBuf::from);
+    target.join("wasm32-wasip1/wasm/firelens_filter.wasm")
 }
 
 pub struct Corpus {
