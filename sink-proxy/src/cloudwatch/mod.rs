@@ -1,0 +1,3 @@
+//! CloudWatch Logs delivery.
+
+pub mod batch;

@@ -1,0 +1,3 @@
+//! Amazon Data Firehose delivery.
+
+pub mod batch;
