@@ -5,3 +5,4 @@
 
 pub mod cloudwatch;
 pub mod firehose;
+pub mod ingest;

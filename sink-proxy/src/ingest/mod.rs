@@ -1,0 +1,3 @@
+//! What arrives from Fluent Bit's `http` output.
+
+pub mod decode;
