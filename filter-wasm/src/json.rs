@@ -150,8 +150,7 @@ pub(crate) fn walk_object<'a>(
 /// `raw.len()` up front means no reallocation happens here.
 pub(crate) fn unescape_into(raw: &[u8], out: &mut Vec<u8>) {
     let mut rest = raw;
-    while let Some(k) = find1(rest, 0, b'\\') {
-        let (plain, tail) = rest.split_at(k);
+    while let Some((plain, tail)) = find1(rest, 0, b'\\').and_then(|k| rest.split_at_checked(k)) {
         out.extend_from_slice(plain);
         let (consumed, ch) = decode_escape(tail);
         match ch {
