@@ -7,6 +7,8 @@ cd "$(dirname "$0")/.."
 # The Wasm module, as shipped (installs the wasm32-wasip1 target if missing).
 ./scripts/build-wasm.sh
 
+rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+
 # The module must be panic-free: clippy denies indexing, unwrap, expect and
 # panic in the rules crate (see filter-wasm/src/lib.rs).
 cargo clippy --release --target wasm32-wasip1 -p filter-wasm --lib -- -D warnings
