@@ -8,3 +8,4 @@ pub mod delivered;
 pub mod firehose;
 pub mod ingest;
 pub mod retry;
+pub mod route;
