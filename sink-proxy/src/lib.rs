@@ -4,6 +4,7 @@
 //! limit, come first because every delivery path rests on them.
 
 pub mod cloudwatch;
+pub mod config;
 pub mod delivered;
 pub mod firehose;
 pub mod ingest;

@@ -1,0 +1,291 @@
+//! Settings: the essentials as CLI flags with environment equivalents, the
+//! rest in a TOML file (`--config`); a flag wins over the file. Everything is
+//! validated at start, with a message saying what to fix.
+
+use crate::cloudwatch::batch::{DEFAULT_MAX_MESSAGE_BYTES, EVENT_OVERHEAD};
+use crate::firehose::batch::MAX_RECORD_BYTES;
+use crate::route::{Mark, MessageFormat, StreamTemplate};
+use clap::Parser;
+use serde::Deserialize;
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+/// Retention values CloudWatch Logs accepts (days).
+pub const RETENTION_DAYS: [u32; 22] =
+    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+
+#[derive(Debug, Parser)]
+#[command(version, about = "Receives Fluent Bit's http output and delivers to CloudWatch Logs and Firehose")]
+pub struct Cli {
+    /// Address to listen on (loopback: Fluent Bit runs in the same task).
+    #[arg(long, env = "SINK_PROXY_LISTEN", default_value = "127.0.0.1:8880")]
+    pub listen: SocketAddr,
+    /// AWS region; else the standard aws-config chain decides.
+    #[arg(long, env = "AWS_REGION")]
+    pub region: Option<String>,
+    /// CloudWatch Logs group for error records; none: errors go to Firehose only.
+    #[arg(long, env = "SINK_PROXY_LOG_GROUP")]
+    pub log_group: Option<String>,
+    /// Log stream name template: `{tag}` and `{field}` placeholders.
+    #[arg(long, env = "SINK_PROXY_LOG_STREAM")]
+    pub log_stream: Option<String>,
+    /// Firehose delivery stream for every record; none: CloudWatch only.
+    #[arg(long, env = "SINK_PROXY_DELIVERY_STREAM")]
+    pub delivery_stream: Option<String>,
+    /// TOML file with the other settings.
+    #[arg(long, env = "SINK_PROXY_CONFIG")]
+    pub config: Option<PathBuf>,
+}
+
+/// The TOML file. Every key optional.
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FileConfig {
+    pub ingest: IngestFile,
+    pub cloudwatch: CloudWatchFile,
+    pub firehose: FirehoseFile,
+}
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestFile {
+    pub max_body_bytes: usize,
+    pub max_decoded_bytes: usize,
+    /// Header carrying the chunk's tag (Fluent Bit `header_tag`).
+    pub tag_header: String,
+    /// Fluent Bit's `json_date_key`.
+    pub date_key: String,
+    /// Require this header with this value (Fluent Bit `header`); the value
+    /// is read from the environment variable named by `token_env`.
+    pub token_header: Option<String>,
+    pub token_env: Option<String>,
+    pub mark_field: String,
+    pub mark_value: String,
+}
+
+impl Default for IngestFile {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 16 << 20,
+            max_decoded_bytes: 64 << 20,
+            tag_header: "X-Fluent-Tag".into(),
+            date_key: "date".into(),
+            token_header: None,
+            token_env: None,
+            mark_field: Mark::default().field,
+            mark_value: Mark::default().value,
+        }
+    }
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct CloudWatchFile {
+    pub log_group: Option<String>,
+    pub log_stream: Option<String>,
+    /// Set on groups this proxy creates.
+    pub retention_days: Option<u32>,
+    /// Send only this key's value as the message (e.g. `log`)...
+    pub message_key: Option<String>,
+    /// ...or the record without these keys (default: the ECS metadata keys).
+    pub remove_keys: Option<Vec<String>>,
+    /// Largest message in bytes before it is split (256 KiB partitions: 262118).
+    pub max_event_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct FirehoseFile {
+    pub delivery_stream: Option<String>,
+    pub max_record_bytes: Option<usize>,
+    /// Gzip each record (off by default: S3 objects stay valid multi-member
+    /// gzip, but Firehose transformations cannot read them).
+    pub gzip: bool,
+}
+
+/// Validated settings.
+#[derive(Debug)]
+pub struct Config {
+    pub listen: SocketAddr,
+    pub region: Option<String>,
+    pub ingest: IngestFile,
+    pub token: Option<(String, String)>,
+    pub mark: Mark,
+    pub cloudwatch: Option<CloudWatch>,
+    pub firehose: Option<Firehose>,
+}
+
+#[derive(Debug)]
+pub struct CloudWatch {
+    pub log_group: String,
+    pub log_stream: StreamTemplate,
+    pub retention_days: Option<u32>,
+    pub message: MessageFormat,
+    pub max_event_bytes: usize,
+}
+
+#[derive(Debug)]
+pub struct Firehose {
+    pub delivery_stream: String,
+    pub max_record_bytes: usize,
+    pub gzip: bool,
+}
+
+impl Config {
+    /// `file_text` is the `--config` file's contents, if any; `env` looks up
+    /// environment variables (for the token).
+    pub fn new(cli: Cli, file_text: Option<&str>, env: impl Fn(&str) -> Option<String>) -> Result<Self, String> {
+        let file: FileConfig = match file_text {
+            Some(t) => toml::from_str(t).map_err(|e| format!("config file: {}", e.to_string().trim_end()))?,
+            None => FileConfig::default(),
+        };
+        let FileConfig { ingest, cloudwatch: cw, firehose: fh } = file;
+        if ingest.max_body_bytes == 0 || ingest.max_decoded_bytes < ingest.max_body_bytes {
+            return Err("ingest.max_decoded_bytes must be at least ingest.max_body_bytes, both above 0".into());
+        }
+        let token = match (&ingest.token_header, &ingest.token_env) {
+            (None, None) => None,
+            (Some(h), Some(var)) => {
+                let v = env(var).filter(|v| !v.is_empty()).ok_or_else(|| format!("ingest.token_env: environment variable {var} is not set"))?;
+                Some((h.clone(), v))
+            }
+            _ => return Err("ingest.token_header and ingest.token_env go together".into()),
+        };
+
+        let cloudwatch = match cli.log_group.or(cw.log_group) {
+            None => None,
+            Some(group) => {
+                if group.is_empty()
+                    || group.len() > 512
+                    || !group.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/#".contains(&b))
+                {
+                    return Err(format!("log group {group:?}: 1-512 characters of A-Z a-z 0-9 . _ - / #"));
+                }
+                let template = cli.log_stream.or(cw.log_stream).unwrap_or_else(|| StreamTemplate::DEFAULT.into());
+                if let Some(d) = cw.retention_days
+                    && !RETENTION_DAYS.contains(&d)
+                {
+                    return Err(format!("cloudwatch.retention_days {d}: one of {RETENTION_DAYS:?}"));
+                }
+                let message = match (cw.message_key, cw.remove_keys) {
+                    (Some(_), Some(_)) => return Err("cloudwatch.message_key and cloudwatch.remove_keys exclude each other".into()),
+                    (Some(k), None) => MessageFormat::Key(k),
+                    (None, Some(keys)) => MessageFormat::RecordWithout(keys),
+                    (None, None) => MessageFormat::default(),
+                };
+                let max_event_bytes = cw.max_event_bytes.unwrap_or(DEFAULT_MAX_MESSAGE_BYTES);
+                if !(1024..=DEFAULT_MAX_MESSAGE_BYTES).contains(&max_event_bytes) {
+                    return Err(format!(
+                        "cloudwatch.max_event_bytes {max_event_bytes}: 1024 to {DEFAULT_MAX_MESSAGE_BYTES} (a call is 1,048,576 bytes with {EVENT_OVERHEAD} per event)"
+                    ));
+                }
+                Some(CloudWatch {
+                    log_group: group,
+                    log_stream: StreamTemplate::parse(&template)?,
+                    retention_days: cw.retention_days,
+                    message,
+                    max_event_bytes,
+                })
+            }
+        };
+
+        let firehose = match cli.delivery_stream.or(fh.delivery_stream) {
+            None => None,
+            Some(name) => {
+                if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+                    return Err(format!("delivery stream {name:?}: 1-64 characters of A-Z a-z 0-9 . _ -"));
+                }
+                let max_record_bytes = fh.max_record_bytes.unwrap_or(MAX_RECORD_BYTES);
+                if !(1024..=MAX_RECORD_BYTES).contains(&max_record_bytes) {
+                    return Err(format!("firehose.max_record_bytes {max_record_bytes}: 1024 to {MAX_RECORD_BYTES}"));
+                }
+                Some(Firehose { delivery_stream: name, max_record_bytes, gzip: fh.gzip })
+            }
+        };
+        if cloudwatch.is_none() && firehose.is_none() {
+            return Err("no destination: set --log-group, --delivery-stream, or both".into());
+        }
+        let mark = Mark { field: ingest.mark_field.clone(), value: ingest.mark_value.clone() };
+        Ok(Self { listen: cli.listen, region: cli.region, ingest, token, mark, cloudwatch, firehose })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cli(args: &[&str]) -> Cli {
+        Cli::try_parse_from(std::iter::once("sink-proxy").chain(args.iter().copied())).unwrap()
+    }
+
+    fn no_env(_: &str) -> Option<String> {
+        None
+    }
+
+    #[test]
+    fn flags_alone_are_enough_and_default_to_loopback() {
+        let c = Config::new(cli(&["--log-group", "/ecs/app-errors", "--delivery-stream", "app-logs"]), None, no_env).unwrap();
+        assert_eq!(c.listen.to_string(), "127.0.0.1:8880");
+        let cw = c.cloudwatch.unwrap();
+        assert_eq!(cw.log_group, "/ecs/app-errors");
+        assert_eq!(cw.log_stream, StreamTemplate::parse("{tag}").unwrap());
+        assert_eq!(cw.message, MessageFormat::default());
+        assert_eq!(c.firehose.unwrap().max_record_bytes, MAX_RECORD_BYTES);
+        assert_eq!(c.mark, Mark::default());
+    }
+
+    #[test]
+    fn one_destination_is_enough_none_is_an_error() {
+        assert!(Config::new(cli(&["--delivery-stream", "s"]), None, no_env).unwrap().cloudwatch.is_none());
+        assert!(Config::new(cli(&["--log-group", "g"]), None, no_env).unwrap().firehose.is_none());
+        let e = Config::new(cli(&[]), None, no_env).unwrap_err();
+        assert!(e.contains("--log-group"), "{e}");
+    }
+
+    #[test]
+    fn the_file_fills_in_and_flags_win() {
+        let file = r#"
+[cloudwatch]
+log_group = "from-file"
+log_stream = "ecs/{container_name}"
+retention_days = 30
+message_key = "log"
+max_event_bytes = 262118
+[firehose]
+delivery_stream = "file-stream"
+gzip = true
+[ingest]
+token_header = "X-Token"
+token_env = "PROXY_TOKEN"
+"#;
+        let env = |k: &str| (k == "PROXY_TOKEN").then(|| "s3cret".to_owned());
+        let c = Config::new(cli(&["--log-group", "from-flag"]), Some(file), env).unwrap();
+        let cw = c.cloudwatch.unwrap();
+        assert_eq!(cw.log_group, "from-flag");
+        assert_eq!(cw.retention_days, Some(30));
+        assert_eq!(cw.message, MessageFormat::Key("log".into()));
+        assert_eq!(cw.max_event_bytes, 262_118);
+        let fh = c.firehose.unwrap();
+        assert_eq!((fh.delivery_stream.as_str(), fh.gzip), ("file-stream", true));
+        assert_eq!(c.token, Some(("X-Token".into(), "s3cret".into())));
+    }
+
+    #[test]
+    fn bad_settings_say_what_to_fix() {
+        let cases: [(&[&str], &str, &str); 9] = [
+            (&["--log-group", "bad group!"], "", "log group"),
+            (&["--log-group", "g", "--log-stream", "a:{tag}"], "", "':' and '*'"),
+            (&["--delivery-stream", "s"], "[cloudwatch]\nretention_days = 8\nlog_group = \"g\"", "retention_days 8"),
+            (&["--delivery-stream", "s"], "[firehose]\nmax_record_bytes = 2000000", "max_record_bytes"),
+            (&["--delivery-stream", "s"], "[firehose]\ngzipp = true", "gzipp"),
+            (&["--log-group", "g"], "[cloudwatch]\nmessage_key = \"log\"\nremove_keys = []", "exclude each other"),
+            (&["--log-group", "g"], "[cloudwatch]\nmax_event_bytes = 2000000", "max_event_bytes"),
+            (&["--log-group", "g"], "[ingest]\ntoken_header = \"X\"", "go together"),
+            (&["--log-group", "g"], "[ingest]\ntoken_header = \"X\"\ntoken_env = \"UNSET\"", "UNSET is not set"),
+        ];
+        for (args, file, needle) in cases {
+            let e = Config::new(cli(args), (!file.is_empty()).then_some(file), no_env).unwrap_err();
+            assert!(e.contains(needle), "{args:?} {file:?}: {e}");
+        }
+    }
+}
