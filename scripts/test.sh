@@ -7,7 +7,10 @@ cd "$(dirname "$0")/.."
 # The Wasm module, as shipped (installs the wasm32-wasip1 target if missing).
 ./scripts/build-wasm.sh
 
-rustup component list --installed | grep -q '^clippy' || rustup component add clippy
+for component in clippy rustfmt; do
+  rustup component list --installed | grep -q "^$component" || rustup component add "$component"
+done
+cargo fmt --all --check
 
 # The module must be panic-free: clippy denies indexing, unwrap, expect and
 # panic in the rules crate (see filter-wasm/src/lib.rs).

@@ -8,8 +8,8 @@
 //! never freed, so the output buffer is ours to reuse; `""` drops the record,
 //! and a trap drops it too, so nothing here may panic.
 
-use crate::{Class, Classifier};
 use crate::rules::{RULES_DIR, RULES_PATH, RulesFile};
+use crate::{Class, Classifier};
 use std::cell::RefCell;
 use std::io::{ErrorKind, Read, Write};
 
@@ -49,13 +49,19 @@ pub extern "C" fn firelens_classify(
         return EMPTY.as_ptr();
     };
     let result = STATE.try_with(|cell| {
-        let Ok(mut slot) = cell.try_borrow_mut() else { return None };
+        let Ok(mut slot) = cell.try_borrow_mut() else {
+            return None;
+        };
         let state = slot.get_or_insert_with(|| State {
             classifier: load_rules(),
             scratch: Vec::new(),
             out: Vec::new(),
         });
-        let State { classifier, scratch, out } = state;
+        let State {
+            classifier,
+            scratch,
+            out,
+        } = state;
         if classifier.apply(rec, scratch, out).ok()? == Class::Health {
             return Some(EMPTY.as_ptr());
         }

@@ -191,7 +191,13 @@ impl Classifier {
             field_error = field_error || self.fields.member_is_error(record, &m);
             true
         })?;
-        Some(Found { log, mark, field_error, close: end.close, members: end.members })
+        Some(Found {
+            log,
+            mark,
+            field_error,
+            close: end.close,
+            members: end.members,
+        })
     }
 }
 

@@ -17,7 +17,6 @@ const LEVEL: u8 = 1;
 const NUMERIC_LEVEL: u8 = 2;
 const STATUS: u8 = 4;
 
-
 #[derive(Debug, Clone)]
 struct FieldPath {
     full: Vec<u8>,
@@ -29,7 +28,10 @@ struct FieldPath {
 impl FieldPath {
     /// The path from segment `depth` on, as one flat key (`level` of `log.level` at depth 1).
     fn rest(&self, depth: usize) -> &[u8] {
-        self.starts.get(depth).and_then(|&s| self.full.get(s..)).unwrap_or_default()
+        self.starts
+            .get(depth)
+            .and_then(|&s| self.full.get(s..))
+            .unwrap_or_default()
     }
 
     /// Segment `depth` alone, when more segments follow it.
@@ -58,7 +60,11 @@ impl FieldMatcher {
     pub fn new(rules: &RulesFile, levels: Levels) -> Result<Self, RulesError> {
         let e = &rules.error;
         let mut paths: Vec<FieldPath> = Vec::new();
-        let groups = [(&e.level_keys, LEVEL), (&e.numeric_level_keys, NUMERIC_LEVEL), (&e.status_keys, STATUS)];
+        let groups = [
+            (&e.level_keys, LEVEL),
+            (&e.numeric_level_keys, NUMERIC_LEVEL),
+            (&e.status_keys, STATUS),
+        ];
         for (keys, kind) in groups {
             for key in keys {
                 if let Some(p) = paths.iter_mut().find(|p| p.full == key.as_bytes()) {
@@ -70,11 +76,18 @@ impl FieldMatcher {
                 if starts.len() > MAX_DEPTH {
                     return Err(RulesError(format!("key {key:?} has more than {MAX_DEPTH} segments")));
                 }
-                paths.push(FieldPath { full: key.as_bytes().to_vec(), starts, kinds: kind });
+                paths.push(FieldPath {
+                    full: key.as_bytes().to_vec(),
+                    starts,
+                    kinds: kind,
+                });
             }
         }
         if paths.len() > MAX_PATHS {
-            return Err(RulesError(format!("at most {MAX_PATHS} distinct level and status keys, got {}", paths.len())));
+            return Err(RulesError(format!(
+                "at most {MAX_PATHS} distinct level and status keys, got {}",
+                paths.len()
+            )));
         }
         let mut by_first = [0u64; 256];
         let mut by_len = [0u64; MAX_KEY_LEN + 1];
@@ -91,7 +104,11 @@ impl FieldMatcher {
                 }
             }
         }
-        let all = if paths.len() == 64 { u64::MAX } else { (1u64 << paths.len()) - 1 };
+        let all = if paths.len() == 64 {
+            u64::MAX
+        } else {
+            (1u64 << paths.len()) - 1
+        };
         Ok(Self {
             paths,
             by_first,
@@ -180,7 +197,11 @@ fn parse_int(v: &[u8]) -> Option<i64> {
         return None;
     }
     let frac = digits.get(int_len..).unwrap_or_default();
-    if !(frac.is_empty() || frac.strip_prefix(b".").is_some_and(|f| !f.is_empty() && f.iter().all(|&c| c == b'0'))) {
+    if !(frac.is_empty()
+        || frac
+            .strip_prefix(b".")
+            .is_some_and(|f| !f.is_empty() && f.iter().all(|&c| c == b'0')))
+    {
         return None;
     }
     let mut n: i64 = 0;

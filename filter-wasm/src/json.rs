@@ -131,7 +131,13 @@ pub(crate) fn walk_object<'a>(
         let value_start = skip_ws(b, i + 1);
         let (value_end, value_escaped) = skip_value(b, value_start)?;
         members += 1;
-        if !visit(Member { key, key_escaped, value_start, value_end, value_escaped }) {
+        if !visit(Member {
+            key,
+            key_escaped,
+            value_start,
+            value_end,
+            value_escaped,
+        }) {
             return None;
         }
         i = skip_ws(b, value_end);
@@ -237,7 +243,16 @@ mod tests {
 
     #[test]
     fn bad_escapes_never_fail_and_never_grow() {
-        for s in [r"\ud83d", r"\ud83dx", r"\ude00", r"\u12", r"\uzzzz", r"\q", "\\", r"\ud83d\u0041"] {
+        for s in [
+            r"\ud83d",
+            r"\ud83dx",
+            r"\ude00",
+            r"\u12",
+            r"\uzzzz",
+            r"\q",
+            "\\",
+            r"\ud83d\u0041",
+        ] {
             let mut out = Vec::new();
             unescape_into(s.as_bytes(), &mut out);
             assert!(out.len() <= s.len(), "{s:?} grew to {out:?}");
@@ -251,7 +266,10 @@ mod tests {
         let src = br#"{ "a" : {"x":[1,"]}",{"y":"}"}]}, "b\"q":"v\\", "c":-1.5e3 ,"d":null}"#;
         let mut keys = Vec::new();
         let end = walk_object(src, 0, |m| {
-            keys.push((String::from_utf8_lossy(m.key).into_owned(), String::from_utf8_lossy(m.value(src)).into_owned()));
+            keys.push((
+                String::from_utf8_lossy(m.key).into_owned(),
+                String::from_utf8_lossy(m.value(src)).into_owned(),
+            ));
             true
         })
         .unwrap();
@@ -264,8 +282,23 @@ mod tests {
 
     #[test]
     fn malformed_objects_give_none() {
-        for src in [&b"{"[..], b"{\"a\"", b"{\"a\":", b"{\"a\":1", b"{\"a\" 1}", b"{a:1}", b"[1]", b"", b"{\"a\":\"x}", b"{\"a\":1,}"] {
-            assert!(walk_object(src, 0, |_| true).is_none(), "{:?}", String::from_utf8_lossy(src));
+        for src in [
+            &b"{"[..],
+            b"{\"a\"",
+            b"{\"a\":",
+            b"{\"a\":1",
+            b"{\"a\" 1}",
+            b"{a:1}",
+            b"[1]",
+            b"",
+            b"{\"a\":\"x}",
+            b"{\"a\":1,}",
+        ] {
+            assert!(
+                walk_object(src, 0, |_| true).is_none(),
+                "{:?}",
+                String::from_utf8_lossy(src)
+            );
         }
         assert_eq!(walk_object(b"{ }", 0, |_| true).unwrap().members, 0);
     }

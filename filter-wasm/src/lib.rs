@@ -4,7 +4,10 @@
 //! proxy) and to `wasm32-wasip1`, where `abi.rs` exports them as Fluent Bit's
 //! `wasm` filter function `firelens_classify`.
 #![deny(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)]
-#![cfg_attr(test, allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic))]
+#![cfg_attr(
+    test,
+    allow(clippy::indexing_slicing, clippy::unwrap_used, clippy::expect_used, clippy::panic)
+)]
 
 mod classify;
 mod fields;

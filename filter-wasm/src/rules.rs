@@ -87,7 +87,10 @@ impl Default for RulesFile {
 
 impl Default for MarkRules {
     fn default() -> Self {
-        Self { field: "log_class".into(), value: "error".into() }
+        Self {
+            field: "log_class".into(),
+            value: "error".into(),
+        }
     }
 }
 
@@ -109,7 +112,16 @@ impl Default for ErrorRules {
         Self {
             words: strings(&["ERROR", "FATAL", "CRITICAL", "PANIC", "ALERT", "EMERG", "SEVERE"]),
             levels: strings(&[
-                "error", "err", "fatal", "critical", "crit", "panic", "alert", "emerg", "emergency", "severe",
+                "error",
+                "err",
+                "fatal",
+                "critical",
+                "crit",
+                "panic",
+                "alert",
+                "emerg",
+                "emergency",
+                "severe",
             ]),
             level_keys: strings(&["level", "severity", "lvl", "log.level", "levelname"]),
             numeric_level_keys: strings(&["level"]),
@@ -190,7 +202,9 @@ impl RulesFile {
         for (name, list) in keys {
             for (i, k) in list.iter().enumerate() {
                 if k.split('.').any(str::is_empty) || k.contains(['"', '\\', '=', ' ']) {
-                    return err(format!("{name}[{i}] {k:?}: a key is dot-separated names without quotes, spaces or '='"));
+                    return err(format!(
+                        "{name}[{i}] {k:?}: a key is dot-separated names without quotes, spaces or '='"
+                    ));
                 }
             }
         }
@@ -198,14 +212,21 @@ impl RulesFile {
         distinct.sort_unstable();
         distinct.dedup();
         if distinct.len() > MAX_FIELD_KEYS {
-            return err(format!("at most {MAX_FIELD_KEYS} distinct level and status keys, got {}", distinct.len()));
+            return err(format!(
+                "at most {MAX_FIELD_KEYS} distinct level and status keys, got {}",
+                distinct.len()
+            ));
         }
         if let Some(k) = distinct.iter().find(|k| k.split('.').count() > MAX_KEY_SEGMENTS) {
-            return err(format!("key {k:?} has more than {MAX_KEY_SEGMENTS} dot-separated segments"));
+            return err(format!(
+                "key {k:?} has more than {MAX_KEY_SEGMENTS} dot-separated segments"
+            ));
         }
         let (lo, hi) = (self.error.status_min, self.error.status_max);
         if !(100..=999).contains(&lo) || !(100..=999).contains(&hi) || lo > hi {
-            return err(format!("error.status_min..status_max must be a range of 3-digit codes, got {lo}..{hi}"));
+            return err(format!(
+                "error.status_min..status_max must be a range of 3-digit codes, got {lo}..{hi}"
+            ));
         }
         Ok(())
     }

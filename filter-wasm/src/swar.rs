@@ -30,7 +30,11 @@ pub(crate) fn find2(h: &[u8], from: usize, a: u8, b: u8) -> Option<usize> {
         }
         at += 8;
     }
-    chunks.remainder().iter().position(|&c| c == a || c == b).map(|k| at + k)
+    chunks
+        .remainder()
+        .iter()
+        .position(|&c| c == a || c == b)
+        .map(|k| at + k)
 }
 
 /// Index of the first `a` at or after `from`.

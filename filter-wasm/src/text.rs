@@ -127,7 +127,10 @@ impl TextMatcher {
         let mut literals: Vec<Literal> = Vec::new();
         let mut add = |list: &[String], kind| {
             for s in list {
-                literals.push(Literal { bytes: s.as_bytes().to_vec(), kind });
+                literals.push(Literal {
+                    bytes: s.as_bytes().to_vec(),
+                    kind,
+                });
             }
         };
         // Health first so a line that is both is dropped as soon as it is seen.
@@ -176,7 +179,9 @@ impl TextMatcher {
         // Eight bytes at a time; only flagged bytes get a closer look.
         let mut chunks = t.chunks_exact(8);
         for chunk in chunks.by_ref() {
-            let mut flags = self.prefilter.flags(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
+            let mut flags = self
+                .prefilter
+                .flags(u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8])));
             while flags != 0 {
                 let k = (flags.trailing_zeros() / 8) as usize;
                 flags &= flags - 1;
@@ -245,12 +250,17 @@ impl TextMatcher {
 
     /// `[error]`, `[ CRIT ]`, Apache's `[core:error]`; not an index like `matrix[err]`.
     fn bracket_level(&self, t: &[u8], i: usize) -> bool {
-        if i.checked_sub(1).and_then(|p| t.get(p)).is_some_and(|&c| is_word_byte(c)) {
+        if i.checked_sub(1)
+            .and_then(|p| t.get(p))
+            .is_some_and(|&c| is_word_byte(c))
+        {
             return false;
         }
         let after = t.get(i + 1..).unwrap_or_default();
         let window = after.get(..MAX_BRACKET.min(after.len())).unwrap_or_default();
-        let Some(close) = find1(window, 0, b']') else { return false };
+        let Some(close) = find1(window, 0, b']') else {
+            return false;
+        };
         let inner = window.get(..close).unwrap_or_default().trim_ascii();
         let level = inner.rsplit(|&c| c == b':').next().unwrap_or_default();
         self.levels.contains(level)
@@ -262,7 +272,12 @@ impl TextMatcher {
         let before = t.get(..i).unwrap_or_default();
         let key_len = before.iter().rev().take_while(|&&c| is_key_byte(c)).count();
         let key_start = i - key_len;
-        if key_len == 0 || !key_start.checked_sub(1).and_then(|p| t.get(p)).is_none_or(|&c| starts_token(c)) {
+        if key_len == 0
+            || !key_start
+                .checked_sub(1)
+                .and_then(|p| t.get(p))
+                .is_none_or(|&c| starts_token(c))
+        {
             return false;
         }
         let key = before.get(key_start..).unwrap_or_default();
@@ -342,7 +357,9 @@ fn is_request_line(req: &[u8]) -> bool {
     if !(3..=16).contains(&method_len) || req.get(method_len) != Some(&b' ') {
         return false;
     }
-    let Some(last_space) = req.iter().rposition(|&c| c == b' ') else { return false };
+    let Some(last_space) = req.iter().rposition(|&c| c == b' ') else {
+        return false;
+    };
     if last_space <= method_len {
         return false;
     }
@@ -358,7 +375,10 @@ fn is_word_byte(c: u8) -> bool {
 }
 
 fn is_whole_word(t: &[u8], start: usize, len: usize) -> bool {
-    let before_ok = start.checked_sub(1).and_then(|p| t.get(p)).is_none_or(|&c| !is_word_byte(c));
+    let before_ok = start
+        .checked_sub(1)
+        .and_then(|p| t.get(p))
+        .is_none_or(|&c| !is_word_byte(c));
     before_ok && t.get(start + len).is_none_or(|&c| !is_word_byte(c))
 }
 

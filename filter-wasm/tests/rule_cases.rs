@@ -37,7 +37,13 @@ fn every_rule_case_classifies_as_expected() {
             (got != *want).then(|| format!("want {want:?} got {got:?}: {case}"))
         })
         .collect();
-    assert!(failures.is_empty(), "{} of {} cases failed:\n{}", failures.len(), cases.len(), failures.join("\n"));
+    assert!(
+        failures.is_empty(),
+        "{} of {} cases failed:\n{}",
+        failures.len(),
+        cases.len(),
+        failures.join("\n")
+    );
 }
 
 #[test]
@@ -45,6 +51,10 @@ fn bare_lines_classify_like_records_holding_them() {
     let c = Classifier::builtin();
     let mut scratch = Vec::new();
     for (_, case, record) in cases().iter().filter(|(_, case, _)| !case.starts_with("record ")) {
-        assert_eq!(c.classify_line(case.as_bytes()), c.classify(record.as_bytes(), &mut scratch), "{case}");
+        assert_eq!(
+            c.classify_line(case.as_bytes()),
+            c.classify(record.as_bytes(), &mut scratch),
+            "{case}"
+        );
     }
 }

@@ -11,11 +11,15 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 
 /// Retention values CloudWatch Logs accepts (days).
-pub const RETENTION_DAYS: [u32; 22] =
-    [1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653];
+pub const RETENTION_DAYS: [u32; 22] = [
+    1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653,
+];
 
 #[derive(Debug, Parser)]
-#[command(version, about = "Receives Fluent Bit's http output and delivers to CloudWatch Logs and Firehose")]
+#[command(
+    version,
+    about = "Receives Fluent Bit's http output and delivers to CloudWatch Logs and Firehose"
+)]
 pub struct Cli {
     /// Address to listen on (loopback: Fluent Bit runs in the same task).
     #[arg(long, env = "SINK_PROXY_LISTEN", default_value = "127.0.0.1:8880")]
@@ -139,14 +143,20 @@ impl Config {
             Some(t) => toml::from_str(t).map_err(|e| format!("config file: {}", e.to_string().trim_end()))?,
             None => FileConfig::default(),
         };
-        let FileConfig { ingest, cloudwatch: cw, firehose: fh } = file;
+        let FileConfig {
+            ingest,
+            cloudwatch: cw,
+            firehose: fh,
+        } = file;
         if ingest.max_body_bytes == 0 || ingest.max_decoded_bytes < ingest.max_body_bytes {
             return Err("ingest.max_decoded_bytes must be at least ingest.max_body_bytes, both above 0".into());
         }
         let token = match (&ingest.token_header, &ingest.token_env) {
             (None, None) => None,
             (Some(h), Some(var)) => {
-                let v = env(var).filter(|v| !v.is_empty()).ok_or_else(|| format!("ingest.token_env: environment variable {var} is not set"))?;
+                let v = env(var)
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| format!("ingest.token_env: environment variable {var} is not set"))?;
                 Some((h.clone(), v))
             }
             _ => return Err("ingest.token_header and ingest.token_env go together".into()),
@@ -157,18 +167,27 @@ impl Config {
             Some(group) => {
                 if group.is_empty()
                     || group.len() > 512
-                    || !group.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-/#".contains(&b))
+                    || !group
+                        .bytes()
+                        .all(|b| b.is_ascii_alphanumeric() || b"._-/#".contains(&b))
                 {
-                    return Err(format!("log group {group:?}: 1-512 characters of A-Z a-z 0-9 . _ - / #"));
+                    return Err(format!(
+                        "log group {group:?}: 1-512 characters of A-Z a-z 0-9 . _ - / #"
+                    ));
                 }
-                let template = cli.log_stream.or(cw.log_stream).unwrap_or_else(|| StreamTemplate::DEFAULT.into());
+                let template = cli
+                    .log_stream
+                    .or(cw.log_stream)
+                    .unwrap_or_else(|| StreamTemplate::DEFAULT.into());
                 if let Some(d) = cw.retention_days
                     && !RETENTION_DAYS.contains(&d)
                 {
                     return Err(format!("cloudwatch.retention_days {d}: one of {RETENTION_DAYS:?}"));
                 }
                 let message = match (cw.message_key, cw.remove_keys) {
-                    (Some(_), Some(_)) => return Err("cloudwatch.message_key and cloudwatch.remove_keys exclude each other".into()),
+                    (Some(_), Some(_)) => {
+                        return Err("cloudwatch.message_key and cloudwatch.remove_keys exclude each other".into());
+                    }
                     (Some(k), None) => MessageFormat::Key(k),
                     (None, Some(keys)) => MessageFormat::RecordWithout(keys),
                     (None, None) => MessageFormat::default(),
@@ -192,21 +211,43 @@ impl Config {
         let firehose = match cli.delivery_stream.or(fh.delivery_stream) {
             None => None,
             Some(name) => {
-                if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
-                    return Err(format!("delivery stream {name:?}: 1-64 characters of A-Z a-z 0-9 . _ -"));
+                if name.is_empty()
+                    || name.len() > 64
+                    || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
+                {
+                    return Err(format!(
+                        "delivery stream {name:?}: 1-64 characters of A-Z a-z 0-9 . _ -"
+                    ));
                 }
                 let max_record_bytes = fh.max_record_bytes.unwrap_or(MAX_RECORD_BYTES);
                 if !(1024..=MAX_RECORD_BYTES).contains(&max_record_bytes) {
-                    return Err(format!("firehose.max_record_bytes {max_record_bytes}: 1024 to {MAX_RECORD_BYTES}"));
+                    return Err(format!(
+                        "firehose.max_record_bytes {max_record_bytes}: 1024 to {MAX_RECORD_BYTES}"
+                    ));
                 }
-                Some(Firehose { delivery_stream: name, max_record_bytes, gzip: fh.gzip })
+                Some(Firehose {
+                    delivery_stream: name,
+                    max_record_bytes,
+                    gzip: fh.gzip,
+                })
             }
         };
         if cloudwatch.is_none() && firehose.is_none() {
             return Err("no destination: set --log-group, --delivery-stream, or both".into());
         }
-        let mark = Mark { field: ingest.mark_field.clone(), value: ingest.mark_value.clone() };
-        Ok(Self { listen: cli.listen, region: cli.region, ingest, token, mark, cloudwatch, firehose })
+        let mark = Mark {
+            field: ingest.mark_field.clone(),
+            value: ingest.mark_value.clone(),
+        };
+        Ok(Self {
+            listen: cli.listen,
+            region: cli.region,
+            ingest,
+            token,
+            mark,
+            cloudwatch,
+            firehose,
+        })
     }
 }
 
@@ -224,7 +265,12 @@ mod tests {
 
     #[test]
     fn flags_alone_are_enough_and_default_to_loopback() {
-        let c = Config::new(cli(&["--log-group", "/ecs/app-errors", "--delivery-stream", "app-logs"]), None, no_env).unwrap();
+        let c = Config::new(
+            cli(&["--log-group", "/ecs/app-errors", "--delivery-stream", "app-logs"]),
+            None,
+            no_env,
+        )
+        .unwrap();
         assert_eq!(c.listen.to_string(), "127.0.0.1:8880");
         let cw = c.cloudwatch.unwrap();
         assert_eq!(cw.log_group, "/ecs/app-errors");
@@ -236,8 +282,18 @@ mod tests {
 
     #[test]
     fn one_destination_is_enough_none_is_an_error() {
-        assert!(Config::new(cli(&["--delivery-stream", "s"]), None, no_env).unwrap().cloudwatch.is_none());
-        assert!(Config::new(cli(&["--log-group", "g"]), None, no_env).unwrap().firehose.is_none());
+        assert!(
+            Config::new(cli(&["--delivery-stream", "s"]), None, no_env)
+                .unwrap()
+                .cloudwatch
+                .is_none()
+        );
+        assert!(
+            Config::new(cli(&["--log-group", "g"]), None, no_env)
+                .unwrap()
+                .firehose
+                .is_none()
+        );
         let e = Config::new(cli(&[]), None, no_env).unwrap_err();
         assert!(e.contains("--log-group"), "{e}");
     }
@@ -275,13 +331,33 @@ token_env = "PROXY_TOKEN"
         let cases: [(&[&str], &str, &str); 9] = [
             (&["--log-group", "bad group!"], "", "log group"),
             (&["--log-group", "g", "--log-stream", "a:{tag}"], "", "':' and '*'"),
-            (&["--delivery-stream", "s"], "[cloudwatch]\nretention_days = 8\nlog_group = \"g\"", "retention_days 8"),
-            (&["--delivery-stream", "s"], "[firehose]\nmax_record_bytes = 2000000", "max_record_bytes"),
+            (
+                &["--delivery-stream", "s"],
+                "[cloudwatch]\nretention_days = 8\nlog_group = \"g\"",
+                "retention_days 8",
+            ),
+            (
+                &["--delivery-stream", "s"],
+                "[firehose]\nmax_record_bytes = 2000000",
+                "max_record_bytes",
+            ),
             (&["--delivery-stream", "s"], "[firehose]\ngzipp = true", "gzipp"),
-            (&["--log-group", "g"], "[cloudwatch]\nmessage_key = \"log\"\nremove_keys = []", "exclude each other"),
-            (&["--log-group", "g"], "[cloudwatch]\nmax_event_bytes = 2000000", "max_event_bytes"),
+            (
+                &["--log-group", "g"],
+                "[cloudwatch]\nmessage_key = \"log\"\nremove_keys = []",
+                "exclude each other",
+            ),
+            (
+                &["--log-group", "g"],
+                "[cloudwatch]\nmax_event_bytes = 2000000",
+                "max_event_bytes",
+            ),
             (&["--log-group", "g"], "[ingest]\ntoken_header = \"X\"", "go together"),
-            (&["--log-group", "g"], "[ingest]\ntoken_header = \"X\"\ntoken_env = \"UNSET\"", "UNSET is not set"),
+            (
+                &["--log-group", "g"],
+                "[ingest]\ntoken_header = \"X\"\ntoken_env = \"UNSET\"",
+                "UNSET is not set",
+            ),
         ];
         for (args, file, needle) in cases {
             let e = Config::new(cli(args), (!file.is_empty()).then_some(file), no_env).unwrap_err();

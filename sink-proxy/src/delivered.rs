@@ -35,7 +35,12 @@ impl Delivered {
     /// Remembers at most `capacity` pairs, each for `ttl` (longer than Fluent
     /// Bit's retry backoff, so a retry finds it).
     pub fn new(capacity: usize, ttl: Duration) -> Self {
-        Self { ttl, capacity: capacity.max(1), seen: HashMap::new(), order: VecDeque::new() }
+        Self {
+            ttl,
+            capacity: capacity.max(1),
+            seen: HashMap::new(),
+            order: VecDeque::new(),
+        }
     }
 
     pub fn record(&mut self, id: BodyId, dest: Destination, now: Instant) {
@@ -61,7 +66,11 @@ impl Delivered {
     }
 
     fn expire(&mut self, now: Instant) {
-        while self.order.front().is_some_and(|(_, t)| now.duration_since(*t) >= self.ttl) {
+        while self
+            .order
+            .front()
+            .is_some_and(|(_, t)| now.duration_since(*t) >= self.ttl)
+        {
             self.pop_oldest();
         }
     }

@@ -34,7 +34,9 @@ impl RetryPolicy {
         if attempt >= self.max_attempts {
             return None;
         }
-        let exp = self.base_delay.saturating_mul(1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX));
+        let exp = self
+            .base_delay
+            .saturating_mul(1u32.checked_shl(attempt.saturating_sub(1)).unwrap_or(u32::MAX));
         let cap = exp.min(self.max_delay);
         let delay = cap.mul_f64(random.clamp(0.0, 1.0));
         (elapsed + delay < self.max_elapsed).then_some(delay)
@@ -55,7 +57,10 @@ mod tests {
         let p = RetryPolicy::default();
         let full: Vec<Duration> = (1..6).map(|a| p.next_delay(a, Duration::ZERO, 1.0).unwrap()).collect();
         assert_eq!(full, [100, 200, 400, 800, 1600].map(Duration::from_millis));
-        let p = RetryPolicy { max_attempts: 40, ..RetryPolicy::default() };
+        let p = RetryPolicy {
+            max_attempts: 40,
+            ..RetryPolicy::default()
+        };
         assert_eq!(p.next_delay(39, Duration::ZERO, 1.0), Some(Duration::from_secs(5)));
         assert_eq!(p.next_delay(3, Duration::ZERO, 0.0), Some(Duration::ZERO));
     }
@@ -65,7 +70,11 @@ mod tests {
         let p = RetryPolicy::default();
         assert_eq!(p.next_delay(6, Duration::ZERO, 0.5), None);
         assert_eq!(p.next_delay(2, Duration::from_secs(20), 0.0), None);
-        assert_eq!(p.next_delay(2, Duration::from_millis(19_900), 1.0), None, "the delay would pass the deadline");
+        assert_eq!(
+            p.next_delay(2, Duration::from_millis(19_900), 1.0),
+            None,
+            "the delay would pass the deadline"
+        );
         // Whatever the jitter, a loop driven by the policy ends within its bounds.
         let mut elapsed = Duration::ZERO;
         let mut attempts = 1;

@@ -19,7 +19,10 @@ pub struct Mark {
 
 impl Default for Mark {
     fn default() -> Self {
-        Self { field: "log_class".into(), value: "error".into() }
+        Self {
+            field: "log_class".into(),
+            value: "error".into(),
+        }
     }
 }
 
@@ -56,12 +59,18 @@ impl StreamTemplate {
                 parts.push(Part::Literal(rest[..open].to_owned()));
             }
             let after = &rest[open + 1..];
-            let close = after.find('}').ok_or_else(|| format!("log stream template {template:?}: unclosed '{{'"))?;
+            let close = after
+                .find('}')
+                .ok_or_else(|| format!("log stream template {template:?}: unclosed '{{'"))?;
             let name = after[..close].trim();
             if name.is_empty() || name.contains('{') {
                 return Err(format!("log stream template {template:?}: empty or nested placeholder"));
             }
-            parts.push(if name == "tag" { Part::Tag } else { Part::Field(name.to_owned()) });
+            parts.push(if name == "tag" {
+                Part::Tag
+            } else {
+                Part::Field(name.to_owned())
+            });
             rest = &after[close + 1..];
         }
         if !rest.is_empty() {
@@ -70,8 +79,13 @@ impl StreamTemplate {
         if parts.is_empty() {
             return Err("log stream template is empty".into());
         }
-        if parts.iter().any(|p| matches!(p, Part::Literal(l) if l.contains([':', '*']))) {
-            return Err(format!("log stream template {template:?}: ':' and '*' are not allowed in stream names"));
+        if parts
+            .iter()
+            .any(|p| matches!(p, Part::Literal(l) if l.contains([':', '*'])))
+        {
+            return Err(format!(
+                "log stream template {template:?}: ':' and '*' are not allowed in stream names"
+            ));
         }
         Ok(Self { parts })
     }
@@ -91,7 +105,10 @@ impl StreamTemplate {
                 },
             }
         }
-        out.chars().map(|c| if c == ':' || c == '*' { '_' } else { c }).take(MAX_STREAM_NAME_CHARS).collect()
+        out.chars()
+            .map(|c| if c == ':' || c == '*' { '_' } else { c })
+            .take(MAX_STREAM_NAME_CHARS)
+            .collect()
     }
 }
 
@@ -109,7 +126,10 @@ pub enum MessageFormat {
 impl Default for MessageFormat {
     fn default() -> Self {
         Self::RecordWithout(
-            ["ecs_cluster", "ecs_task_arn", "ecs_task_definition"].into_iter().map(String::from).collect(),
+            ["ecs_cluster", "ecs_task_arn", "ecs_task_definition"]
+                .into_iter()
+                .map(String::from)
+                .collect(),
         )
     }
 }
@@ -118,8 +138,11 @@ impl MessageFormat {
     pub fn render(&self, record: &Map<String, Value>) -> String {
         match self {
             Self::RecordWithout(keys) => {
-                let kept: Map<String, Value> =
-                    record.iter().filter(|(k, _)| !keys.contains(k)).map(|(k, v)| (k.clone(), v.clone())).collect();
+                let kept: Map<String, Value> = record
+                    .iter()
+                    .filter(|(k, _)| !keys.contains(k))
+                    .map(|(k, v)| (k.clone(), v.clone()))
+                    .collect();
                 Value::Object(kept).to_string()
             }
             Self::Key(key) => match record.get(key) {
@@ -152,7 +175,10 @@ mod tests {
         assert!(!m.is_marked(&rec(json!({"log": "ERROR x"}))));
         assert!(!m.is_marked(&rec(json!({"log_class": "errors"}))));
         assert!(!m.is_marked(&rec(json!({"log_class": ["error"]}))));
-        let custom = Mark { field: "severity_class".into(), value: "alert".into() };
+        let custom = Mark {
+            field: "severity_class".into(),
+            value: "alert".into(),
+        };
         assert!(custom.is_marked(&rec(json!({"severity_class": "alert"}))));
     }
 
@@ -166,7 +192,10 @@ mod tests {
         let t = StreamTemplate::parse("{missing}-{n}-{ tag }").unwrap();
         assert_eq!(t.render(&r, ""), "unknown-7-unknown");
         let long = rec(json!({"x": "\u{30a8}".repeat(600)}));
-        assert_eq!(StreamTemplate::parse("{x}").unwrap().render(&long, "t").chars().count(), 512);
+        assert_eq!(
+            StreamTemplate::parse("{x}").unwrap().render(&long, "t").chars().count(),
+            512
+        );
         for bad in ["", "a{", "a{}", "x:{tag}", "{a{b}}", "*"] {
             assert!(StreamTemplate::parse(bad).is_err(), "{bad:?}");
         }
@@ -174,14 +203,26 @@ mod tests {
 
     #[test]
     fn messages() {
-        let r = rec(json!({"container_name": "web", "log": "ERROR x", "ecs_cluster": "c", "ecs_task_arn": "a", "log_class": "error"}));
-        assert_eq!(MessageFormat::default().render(&r), r#"{"container_name":"web","log":"ERROR x","log_class":"error"}"#);
+        let r = rec(
+            json!({"container_name": "web", "log": "ERROR x", "ecs_cluster": "c", "ecs_task_arn": "a", "log_class": "error"}),
+        );
+        assert_eq!(
+            MessageFormat::default().render(&r),
+            r#"{"container_name":"web","log":"ERROR x","log_class":"error"}"#
+        );
         assert_eq!(MessageFormat::Key("log".into()).render(&r), "ERROR x");
         let obj = rec(json!({"log": {"level": "error"}}));
         assert_eq!(MessageFormat::Key("log".into()).render(&obj), r#"{"level":"error"}"#);
         // Never an empty message: a missing, empty or null value sends the whole record.
-        for r in [rec(json!({"msg": "x"})), rec(json!({"log": ""})), rec(json!({"log": null}))] {
-            assert_eq!(MessageFormat::Key("log".into()).render(&r), Value::Object(r.clone()).to_string());
+        for r in [
+            rec(json!({"msg": "x"})),
+            rec(json!({"log": ""})),
+            rec(json!({"log": null})),
+        ] {
+            assert_eq!(
+                MessageFormat::Key("log".into()).render(&r),
+                Value::Object(r.clone()).to_string()
+            );
         }
     }
 

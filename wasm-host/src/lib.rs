@@ -23,10 +23,10 @@ mod fbjson;
 
 pub use fbjson::fluent_bit_json;
 
-use wasmtime::error::Context;
-use wasmtime::{Result, bail};
 use std::path::{Path, PathBuf};
+use wasmtime::error::Context;
 use wasmtime::{Config, Engine, Instance, Linker, Memory, Module, Store, TypedFunc, Val};
+use wasmtime::{Result, bail};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
@@ -141,7 +141,11 @@ pub fn engine(execution: Execution, count_instructions: bool) -> Result<Engine> 
     let mut config = Config::new();
     config.consume_fuel(count_instructions);
     if execution == Execution::Interpreted {
-        config.target(if cfg!(target_endian = "little") { "pulley64" } else { "pulley64be" })?;
+        config.target(if cfg!(target_endian = "little") {
+            "pulley64"
+        } else {
+            "pulley64be"
+        })?;
     }
     Engine::new(&config)
 }
@@ -174,12 +178,21 @@ impl WasmFilter {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |t| t)?;
         let instance = linker.instantiate(&mut store, module)?;
-        let memory = instance.get_memory(&mut store, "memory").context("the module exports no memory")?;
+        let memory = instance
+            .get_memory(&mut store, "memory")
+            .context("the module exports no memory")?;
         let func = instance
             .get_typed_func(&mut store, &config.function_name)
             .with_context(|| format!("The {} wasm function is not found.", config.function_name))?;
         let heap = AppHeap::insert(&mut store, &instance, memory, config.heap_size.max(DEFAULT_HEAP_SIZE))?;
-        Ok(Self { store, func, memory, heap, stderr, stats: Stats::default() })
+        Ok(Self {
+            store,
+            func,
+            memory,
+            heap,
+            stderr,
+            stats: Stats::default(),
+        })
     }
 
     /// One record through the filter, as `flb_wasm_call_function_format_json`
@@ -209,7 +222,14 @@ impl WasmFilter {
         self.heap.reset();
         let tag_ptr = self.dup_data(tag.as_bytes());
         let record_ptr = self.dup_data(record_json);
-        let args = (tag_ptr, tag.len() as u32, time.0, time.1, record_ptr, record_json.len() as u32);
+        let args = (
+            tag_ptr,
+            tag.len() as u32,
+            time.0,
+            time.1,
+            record_ptr,
+            record_json.len() as u32,
+        );
         let returned = match self.func.call(&mut self.store, args) {
             Err(trap) => {
                 self.stats.traps += 1;
@@ -281,7 +301,10 @@ impl AppHeap {
     fn insert(store: &mut Store<WasiP1Ctx>, instance: &Instance, memory: Memory, heap_size: u32) -> Result<Self> {
         let heap_size = heap_size.div_ceil(8) * 8;
         let mem_size = memory.data_size(&*store) as u64;
-        let heap_base = match instance.get_global(&mut *store, "__heap_base").map(|g| g.get(&mut *store)) {
+        let heap_base = match instance
+            .get_global(&mut *store, "__heap_base")
+            .map(|g| g.get(&mut *store))
+        {
             Some(Val::I32(v)) => Some(v as u32 as u64).filter(|&b| b < mem_size),
             _ => None,
         };
@@ -300,12 +323,18 @@ impl AppHeap {
         };
         if needed_end > mem_size {
             let grow = (needed_end - mem_size).div_ceil(PAGE);
-            memory.grow(&mut *store, grow).context("failed to insert app heap into linear memory")?;
+            memory
+                .grow(&mut *store, grow)
+                .context("failed to insert app heap into linear memory")?;
         }
         if size < 2 * EMS_POOL_PADDING {
             bail!("app heap too small");
         }
-        Ok(Self { offset, size, used: EMS_POOL_PADDING })
+        Ok(Self {
+            offset,
+            size,
+            used: EMS_POOL_PADDING,
+        })
     }
 
     fn reset(&mut self) {

@@ -22,7 +22,10 @@ fn filter(config: &FilterConfig) -> WasmFilter {
 }
 
 fn default_filter() -> WasmFilter {
-    filter(&FilterConfig { heap_size: 4_000_000, ..FilterConfig::default() })
+    filter(&FilterConfig {
+        heap_size: 4_000_000,
+        ..FilterConfig::default()
+    })
 }
 
 fn firelens_record(log: &str) -> Value {
@@ -64,7 +67,11 @@ fn class_of(label: &str) -> Class {
 fn run_corpus(execution: Execution, n: usize, seed: u64) {
     let dir = tempfile::tempdir().unwrap();
     let Corpus { records, labels } = corpus::generate(n, seed, dir.path()).expect("corpus");
-    let mut f = filter(&FilterConfig { execution, heap_size: 4_000_000, ..FilterConfig::default() });
+    let mut f = filter(&FilterConfig {
+        execution,
+        heap_size: 4_000_000,
+        ..FilterConfig::default()
+    });
     let native = Classifier::builtin();
     let (mut scratch, mut native_out) = (Vec::new(), Vec::new());
     let mut disagreements = Vec::new();
@@ -80,7 +87,12 @@ fn run_corpus(execution: Execution, n: usize, seed: u64) {
         // The native build of the same rules must agree on every record.
         let native_class = native.apply(&input, &mut scratch, &mut native_out).unwrap();
         let native_bytes = (native_class != Class::Health).then(|| native_out.clone());
-        assert_eq!(native_bytes, got_bytes, "native and Wasm disagree on {}", String::from_utf8_lossy(&input));
+        assert_eq!(
+            native_bytes,
+            got_bytes,
+            "native and Wasm disagree on {}",
+            String::from_utf8_lossy(&input)
+        );
         counts[native_class as usize] += 1;
     }
     assert!(
@@ -119,7 +131,11 @@ fn every_rule_case_through_the_host() {
         };
         let input = fluent_bit_json(&record);
         let got = f.call(TAG, TIME, &input);
-        assert_eq!(got.kept().map(<[u8]>::to_vec), expected_output(&input, class_of(label)), "{line}");
+        assert_eq!(
+            got.kept().map(<[u8]>::to_vec),
+            expected_output(&input, class_of(label)),
+            "{line}"
+        );
         n += 1;
     }
     assert!(n > 100);
@@ -130,25 +146,38 @@ fn escaped_unicode_is_matched_unescaped() {
     let mut f = default_filter();
     // Fluent Bit sends these as \u escapes and surrogate pairs.
     for (log, class) in [
-        ("\u{6c7a}\u{6e08}\u{306b}\u{5931}\u{6557}\u{3057}\u{307e}\u{3057}\u{305f} ERROR code=E042", Class::Error),
+        (
+            "\u{6c7a}\u{6e08}\u{306b}\u{5931}\u{6557}\u{3057}\u{307e}\u{3057}\u{305f} ERROR code=E042",
+            Class::Error,
+        ),
         ("\u{1F600}ERROR\u{1F600}", Class::Error),
         ("\u{1F600} ELB-HealthChecker/2.0 \u{1F600}", Class::Health),
         ("\u{30a8}\u{30e9}\u{30fc} \u{1F600} info", Class::Other),
     ] {
         let input = fluent_bit_json(&firelens_record(log));
         assert!(input.windows(2).any(|w| w == b"\\u"), "the host escapes non-ASCII");
-        assert_eq!(f.call(TAG, TIME, &input).kept().map(<[u8]>::to_vec), expected_output(&input, class), "{log}");
+        assert_eq!(
+            f.call(TAG, TIME, &input).kept().map(<[u8]>::to_vec),
+            expected_output(&input, class),
+            "{log}"
+        );
     }
     // Hand-escaped ASCII, as a JSON encoder other than Fluent Bit's might write.
     let input = br#"{"log":"\u0045RROR: \u0022GET / HTTP/1.1\u0022 200 0","source":"stdout"}"#;
-    assert_eq!(f.call(TAG, TIME, input).kept().map(<[u8]>::to_vec), expected_output(input, Class::Error));
+    assert_eq!(
+        f.call(TAG, TIME, input).kept().map(<[u8]>::to_vec),
+        expected_output(input, Class::Error)
+    );
 }
 
 #[test]
 fn an_existing_mark_is_replaced_not_duplicated() {
     let mut f = default_filter();
     let input = br#"{"log":"ERROR x","log_class":"info"}"#;
-    assert_eq!(f.call(TAG, TIME, input).kept().unwrap(), br#"{"log":"ERROR x","log_class":"error"}"#);
+    assert_eq!(
+        f.call(TAG, TIME, input).kept().unwrap(),
+        br#"{"log":"ERROR x","log_class":"error"}"#
+    );
     let input = br#"{"log":"ERROR x","log_class":"error"}"#;
     assert_eq!(f.call(TAG, TIME, input).kept().unwrap(), input);
     let input = br#"{"log_class":"other","log":"fine"}"#;
@@ -214,7 +243,9 @@ fn mutated_records_never_trap() {
         rng ^= rng << 17;
         rng
     };
-    const NASTY: &[&[u8]] = &[b"\\", b"\"", b"{", b"}", b"[", b"\\u", b"\\ud83d", b"\xff", b"\0", b"ERROR", b",", b":"];
+    const NASTY: &[&[u8]] = &[
+        b"\\", b"\"", b"{", b"}", b"[", b"\\u", b"\\ud83d", b"\xff", b"\0", b"ERROR", b",", b":",
+    ];
     for round in 0..20_000 {
         let mut input = fluent_bit_json(&c.records[round % c.records.len()]);
         for _ in 0..=(next() % 4) {
@@ -240,7 +271,12 @@ fn mutated_records_never_trap() {
                 let unmarked = rfind(&out, b",\"log_class\":\"error\"")
                     .map(|at| [&out[..at], &out[at + MARK.len() + 1..]].concat());
                 let ok = out.is_empty() || out == input || out == c_input || unmarked.as_deref() == Some(c_input);
-                assert!(ok, "unexpected output for {:?}: {:?}", String::from_utf8_lossy(&input), String::from_utf8_lossy(&out));
+                assert!(
+                    ok,
+                    "unexpected output for {:?}: {:?}",
+                    String::from_utf8_lossy(&input),
+                    String::from_utf8_lossy(&out)
+                );
             }
             other => panic!("{:?}: {other:?}", String::from_utf8_lossy(&input)),
         }
@@ -258,19 +294,32 @@ fn a_record_larger_than_the_heap_is_lost_loudly_and_a_big_heap_passes_1_mib() {
     let mut small = filter(&FilterConfig::default());
     assert_eq!(small.call(TAG, TIME, &input), Outcome::Dropped(DropReason::Empty));
     assert_eq!(small.stats.heap_alloc_failures, 1);
-    assert!(small.stderr().contains("did not reach the filter"), "{}", small.stderr());
+    assert!(
+        small.stderr().contains("did not reach the filter"),
+        "{}",
+        small.stderr()
+    );
     assert!(small.stderr().contains("Wasm_Heap_Size"));
     // `1M` is 1,000,000 bytes in Fluent Bit: still too small for a 1 MiB record.
-    let mut one_m = filter(&FilterConfig { heap_size: 1_000_000, ..FilterConfig::default() });
+    let mut one_m = filter(&FilterConfig {
+        heap_size: 1_000_000,
+        ..FilterConfig::default()
+    });
     assert!(one_m.call(TAG, TIME, &input).kept().is_none());
 
     // The shipped setting passes a 1 MiB line, even one that escaping doubles.
-    let mut f = filter(&FilterConfig { heap_size: 4_000_000, ..FilterConfig::default() });
+    let mut f = filter(&FilterConfig {
+        heap_size: 4_000_000,
+        ..FilterConfig::default()
+    });
     assert_eq!(f.call(TAG, TIME, &input).kept(), Some(&input[..]));
     let cjk = "\u{30a8}".repeat((1 << 20) / 3);
     let cjk_input = fluent_bit_json(&firelens_record(&format!("{cjk} ERROR")));
     assert!(cjk_input.len() > 2 << 20);
-    assert_eq!(f.call(TAG, TIME, &cjk_input).kept().map(<[u8]>::to_vec), expected_output(&cjk_input, Class::Error));
+    assert_eq!(
+        f.call(TAG, TIME, &cjk_input).kept().map(<[u8]>::to_vec),
+        expected_output(&cjk_input, Class::Error)
+    );
     assert_eq!(f.stats.heap_alloc_failures, 0);
 }
 
@@ -327,13 +376,26 @@ contains = ["Traceback (most recent call last)"]
     ));
     let mut f = filter_with_rules(dir.path());
     let out = |f: &mut WasmFilter, log: &str| f.call(TAG, TIME, &fluent_bit_json(&firelens_record(log)));
-    assert_eq!(out(&mut f, "GET / Pingdom.com_bot_version_1.4"), Outcome::Dropped(DropReason::Empty));
+    assert_eq!(
+        out(&mut f, "GET / Pingdom.com_bot_version_1.4"),
+        Outcome::Dropped(DropReason::Empty)
+    );
     // ELB is no longer in the list: kept.
     assert!(out(&mut f, "GET /health ELB-HealthChecker/2.0").kept().is_some());
     let marked = out(&mut f, "Traceback (most recent call last):");
     assert!(marked.kept().unwrap().ends_with(br#","severity_class":"alert"}"#));
-    assert!(out(&mut f, "ERROR x").kept().unwrap().ends_with(br#","severity_class":"alert"}"#));
-    assert!(f.stderr().contains("rules loaded from /fluent-bit/firelens-rules/rules.toml"), "{}", f.stderr());
+    assert!(
+        out(&mut f, "ERROR x")
+            .kept()
+            .unwrap()
+            .ends_with(br#","severity_class":"alert"}"#)
+    );
+    assert!(
+        f.stderr()
+            .contains("rules loaded from /fluent-bit/firelens-rules/rules.toml"),
+        "{}",
+        f.stderr()
+    );
 }
 
 #[test]
@@ -343,7 +405,10 @@ fn an_invalid_rules_file_keeps_the_built_in_rules_and_says_so() {
     let health = fluent_bit_json(&firelens_record("GET /health ELB-HealthChecker/2.0"));
     assert_eq!(f.call(TAG, TIME, &health), Outcome::Dropped(DropReason::Empty));
     let err = f.stderr();
-    assert!(err.contains("ERROR: invalid rules file") && err.contains("user_agent"), "{err}");
+    assert!(
+        err.contains("ERROR: invalid rules file") && err.contains("user_agent"),
+        "{err}"
+    );
     // Said once, at load, not per record.
     f.call(TAG, TIME, &health);
     assert_eq!(f.stderr().matches("invalid rules file").count(), 1);
@@ -358,7 +423,10 @@ fn without_a_rules_file_the_built_in_rules_apply() {
             None => default_filter(),
         };
         let err = fluent_bit_json(&firelens_record("ERROR boom"));
-        assert_eq!(f.call(TAG, TIME, &err).kept().map(<[u8]>::to_vec), expected_output(&err, Class::Error));
+        assert_eq!(
+            f.call(TAG, TIME, &err).kept().map(<[u8]>::to_vec),
+            expected_output(&err, Class::Error)
+        );
         assert!(f.stderr().contains("using the built-in rules"), "{}", f.stderr());
     }
 }

@@ -37,7 +37,10 @@ fn conf_and_yaml_say_the_same() {
     for (k, v) in &conf {
         let line = format!("{k}: {v}");
         let quoted = format!("{k}: '{v}'");
-        assert!(yaml.contains(&line) || yaml.contains(&quoted), "filter-wasm.yaml lacks {line}");
+        assert!(
+            yaml.contains(&line) || yaml.contains(&quoted),
+            "filter-wasm.yaml lacks {line}"
+        );
     }
 }
 
@@ -52,7 +55,14 @@ fn shipped_settings_fit_the_module() {
 
     // A 1 MiB log line, escaped to twice its size, passes the shipped heap.
     let heap = fluent_bit_size(&s["wasm_heap_size"]);
-    let mut f = WasmFilter::from_file(&module_path(), &FilterConfig { heap_size: heap as u32, ..FilterConfig::default() }).unwrap();
+    let mut f = WasmFilter::from_file(
+        &module_path(),
+        &FilterConfig {
+            heap_size: heap as u32,
+            ..FilterConfig::default()
+        },
+    )
+    .unwrap();
     let line = "\u{30a8}".repeat((1 << 20) / 3);
     let record = fluent_bit_json(&serde_json::json!({"container_name": "web", "log": line, "source": "stdout"}));
     assert!(record.len() > 2 << 20);
@@ -68,7 +78,10 @@ fn readme_quotes_the_shipped_filter_section() {
             let mut words = l.split_whitespace();
             words.next().is_some_and(|w| w.eq_ignore_ascii_case(&k)) && words.next() == Some(v.as_str())
         });
-        assert!(found, "README does not show `{k} {v}` as in fluent-bit/filter-wasm.conf");
+        assert!(
+            found,
+            "README does not show `{k} {v}` as in fluent-bit/filter-wasm.conf"
+        );
     }
     assert!(readme.contains(firelens_filter::RULES_PATH));
 }

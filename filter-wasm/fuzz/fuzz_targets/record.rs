@@ -18,7 +18,12 @@ fuzz_target!(|data: &[u8]| {
         Ok(Class::Error) => {
             // Added (with or without a comma), or an existing value replaced.
             let grew = out.len() - data.len().min(out.len());
-            assert!(out == data || grew == MARK.len() || grew == MARK.len() + 1 || out.windows(MARK.len()).any(|w| w == MARK));
+            assert!(
+                out == data
+                    || grew == MARK.len()
+                    || grew == MARK.len() + 1
+                    || out.windows(MARK.len()).any(|w| w == MARK)
+            );
             assert!(out.len() <= data.len() + MARK.len() + 1);
         }
         Err(_) => {}

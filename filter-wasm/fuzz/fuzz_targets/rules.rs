@@ -10,7 +10,11 @@ fuzz_target!(|data: &[u8]| {
     let Ok(rules) = RulesFile::from_toml(text) else { return };
     let c = Classifier::new(&rules).expect("validated rules compile");
     let mut scratch = Vec::new();
-    for line in [&br#"{"log":"ERROR x","level":"error"}"#[..], br#"{"log":"\"GET / HTTP/1.1\" 503 1 level=fatal [crit]"}"#, data] {
+    for line in [
+        &br#"{"log":"ERROR x","level":"error"}"#[..],
+        br#"{"log":"\"GET / HTTP/1.1\" 503 1 level=fatal [crit]"}"#,
+        data,
+    ] {
         c.classify(line, &mut scratch);
     }
 });

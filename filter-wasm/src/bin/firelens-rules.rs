@@ -95,6 +95,9 @@ fn classify_stdin(c: &Classifier, raw: bool, output: bool) -> std::io::Result<()
         w.write_all(b"\n")?;
     }
     w.flush()?;
-    eprintln!("health {} (dropped), error {}, other {}", counts[0], counts[1], counts[2]);
+    eprintln!(
+        "health {} (dropped), error {}, other {}",
+        counts[0], counts[1], counts[2]
+    );
     Ok(())
 }

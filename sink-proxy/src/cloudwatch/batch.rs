@@ -46,7 +46,10 @@ pub fn split_oversized(event: LogEvent, max_bytes: usize) -> Vec<LogEvent> {
             cut -= 1;
         }
         let (part, tail) = rest.split_at(cut);
-        parts.push(LogEvent { timestamp: event.timestamp, message: part.to_owned() });
+        parts.push(LogEvent {
+            timestamp: event.timestamp,
+            message: part.to_owned(),
+        });
         rest = tail;
     }
     parts
@@ -79,7 +82,9 @@ pub fn batches(events: Vec<LogEvent>, max_message_bytes: usize) -> Planned {
     for e in events {
         let fits = current.len() < MAX_BATCH_EVENTS
             && bytes + e.batch_bytes() <= MAX_BATCH_BYTES
-            && current.first().is_none_or(|first| e.timestamp - first.timestamp <= MAX_BATCH_SPAN_MS);
+            && current
+                .first()
+                .is_none_or(|first| e.timestamp - first.timestamp <= MAX_BATCH_SPAN_MS);
         if !fits && !current.is_empty() {
             out.push(std::mem::take(&mut current));
             bytes = 0;
@@ -98,7 +103,10 @@ mod tests {
     use super::*;
 
     fn ev(ts: i64, msg: &str) -> LogEvent {
-        LogEvent { timestamp: ts, message: msg.to_owned() }
+        LogEvent {
+            timestamp: ts,
+            message: msg.to_owned(),
+        }
     }
 
     /// Every limit, checked on every batch, and nothing lost or reordered.
@@ -108,9 +116,18 @@ mod tests {
             assert!(b.len() <= MAX_BATCH_EVENTS, "{} events", b.len());
             let bytes: usize = b.iter().map(LogEvent::batch_bytes).sum();
             assert!(bytes <= MAX_BATCH_BYTES, "{bytes} bytes");
-            assert!(b.windows(2).all(|w| w[0].timestamp <= w[1].timestamp), "not chronological");
-            assert!(b.last().unwrap().timestamp - b[0].timestamp <= MAX_BATCH_SPAN_MS, "span");
-            assert!(b.iter().all(|e| e.message.len() <= max_message.min(DEFAULT_MAX_MESSAGE_BYTES)));
+            assert!(
+                b.windows(2).all(|w| w[0].timestamp <= w[1].timestamp),
+                "not chronological"
+            );
+            assert!(
+                b.last().unwrap().timestamp - b[0].timestamp <= MAX_BATCH_SPAN_MS,
+                "span"
+            );
+            assert!(
+                b.iter()
+                    .all(|e| e.message.len() <= max_message.min(DEFAULT_MAX_MESSAGE_BYTES))
+            );
         }
         // Rejoining the parts gives back every message, in timestamp order.
         let mut want: Vec<&LogEvent> = input.iter().collect();
@@ -167,13 +184,20 @@ mod tests {
 
         // A 3 MiB message under the default limit: four parts, nothing lost.
         let big = ev(1, &"z".repeat(3 << 20));
-        let out = batches(vec![big.clone(), ev(0, "before"), ev(2, "after")], DEFAULT_MAX_MESSAGE_BYTES).calls;
+        let out = batches(
+            vec![big.clone(), ev(0, "before"), ev(2, "after")],
+            DEFAULT_MAX_MESSAGE_BYTES,
+        )
+        .calls;
         assert_valid(&[big, ev(0, "before"), ev(2, "after")], &out, DEFAULT_MAX_MESSAGE_BYTES);
         assert_eq!(out.iter().flatten().count(), 3 + 3);
         // The 256 KiB setting of older partitions.
         let old = 262_144 - EVENT_OVERHEAD;
         let out = batches(vec![ev(0, &"q".repeat(old + 1))], old).calls;
-        assert_eq!(out.iter().flatten().map(|e| e.message.len()).collect::<Vec<_>>(), vec![old, 1]);
+        assert_eq!(
+            out.iter().flatten().map(|e| e.message.len()).collect::<Vec<_>>(),
+            vec![old, 1]
+        );
         // A limit above what a call can carry is capped to it.
         let out = batches(vec![ev(0, &"q".repeat(MAX_BATCH_BYTES))], usize::MAX).calls;
         assert_valid(&[ev(0, &"q".repeat(MAX_BATCH_BYTES))], &out, DEFAULT_MAX_MESSAGE_BYTES);
@@ -184,7 +208,10 @@ mod tests {
         let day = MAX_BATCH_SPAN_MS;
         let input = vec![ev(day + 1, "late"), ev(0, "first"), ev(day, "edge"), ev(5, "second")];
         let out = batches(input.clone(), DEFAULT_MAX_MESSAGE_BYTES).calls;
-        let msgs: Vec<Vec<&str>> = out.iter().map(|b| b.iter().map(|e| e.message.as_str()).collect()).collect();
+        let msgs: Vec<Vec<&str>> = out
+            .iter()
+            .map(|b| b.iter().map(|e| e.message.as_str()).collect())
+            .collect();
         assert_eq!(msgs, vec![vec!["first", "second", "edge"], vec!["late"]]);
         assert_valid(&input, &out, DEFAULT_MAX_MESSAGE_BYTES);
     }

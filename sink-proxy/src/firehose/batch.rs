@@ -78,16 +78,29 @@ mod tests {
     use super::*;
 
     fn lines_of(records: &[Vec<u8>]) -> Vec<&[u8]> {
-        records.iter().flat_map(|r| r.split(|&b| b == b'\n').filter(|l| !l.is_empty())).collect()
+        records
+            .iter()
+            .flat_map(|r| r.split(|&b| b == b'\n').filter(|l| !l.is_empty()))
+            .collect()
     }
 
     #[test]
     fn lines_come_back_whole_in_order_each_newline_terminated() {
-        let input: Vec<Vec<u8>> = (0..10_000).map(|i| format!("{{\"n\":{i},\"log\":\"line {i}\"}}").into_bytes()).collect();
+        let input: Vec<Vec<u8>> = (0..10_000)
+            .map(|i| format!("{{\"n\":{i},\"log\":\"line {i}\"}}").into_bytes())
+            .collect();
         let packed = pack_lines(input.iter().map(Vec::as_slice), MAX_RECORD_BYTES);
         assert!(packed.oversized.is_empty());
-        assert!(packed.records.iter().all(|r| r.ends_with(b"\n") && r.len() <= MAX_RECORD_BYTES));
-        assert_eq!(lines_of(&packed.records), input.iter().map(Vec::as_slice).collect::<Vec<_>>());
+        assert!(
+            packed
+                .records
+                .iter()
+                .all(|r| r.ends_with(b"\n") && r.len() <= MAX_RECORD_BYTES)
+        );
+        assert_eq!(
+            lines_of(&packed.records),
+            input.iter().map(Vec::as_slice).collect::<Vec<_>>()
+        );
         // ~30 bytes a line: all of them in one record.
         assert_eq!(packed.records.len(), 1);
     }
@@ -97,13 +110,19 @@ mod tests {
         // Lines of 1023 bytes + newline = 1 KiB: exactly 1000 fit a record.
         let line = vec![b'x'; 1023];
         let packed = pack_lines(std::iter::repeat_n(line.as_slice(), 2001), MAX_RECORD_BYTES);
-        assert_eq!(packed.records.iter().map(Vec::len).collect::<Vec<_>>(), vec![MAX_RECORD_BYTES, MAX_RECORD_BYTES, 1024]);
+        assert_eq!(
+            packed.records.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![MAX_RECORD_BYTES, MAX_RECORD_BYTES, 1024]
+        );
         // A line that fills a record exactly alone, and one a byte over.
         let exact = vec![b'y'; MAX_RECORD_BYTES - 1];
         let over = vec![b'z'; MAX_RECORD_BYTES];
         let packed = pack_lines([b"a".as_slice(), &exact, &over, b"b"], MAX_RECORD_BYTES);
         assert_eq!(packed.oversized, vec![2]);
-        assert_eq!(packed.records.iter().map(Vec::len).collect::<Vec<_>>(), vec![2, MAX_RECORD_BYTES, 2]);
+        assert_eq!(
+            packed.records.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![2, MAX_RECORD_BYTES, 2]
+        );
     }
 
     #[test]

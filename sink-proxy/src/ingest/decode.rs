@@ -121,7 +121,8 @@ fn decode_json(body: &[u8], date_key: &str, out: &mut Decoded) {
             Some(Ok(v)) => push_value(v, date_key, None, out),
             Some(Err(e)) => {
                 // No way to resynchronise inside a stream: the rest is one bad record.
-                out.bad.push(bad(trimmed[start..].trim_ascii_start(), format!("invalid JSON: {e}")));
+                out.bad
+                    .push(bad(trimmed[start..].trim_ascii_start(), format!("invalid JSON: {e}")));
                 break;
             }
         }
@@ -134,7 +135,9 @@ fn push_value(v: Value, date_key: &str, time_ms: Option<i64>, out: &mut Decoded)
             let timestamp_ms = time_ms.or_else(|| fields.get(date_key).and_then(seconds_to_ms));
             out.records.push(Record { fields, timestamp_ms });
         }
-        other => out.bad.push(bad(other.to_string().as_bytes(), "not a JSON object".into())),
+        other => out
+            .bad
+            .push(bad(other.to_string().as_bytes(), "not a JSON object".into())),
     }
 }
 
@@ -145,7 +148,10 @@ fn seconds_to_ms(v: &Value) -> Option<i64> {
 }
 
 fn bad(raw: &[u8], error: String) -> BadRecord {
-    BadRecord { raw: raw.to_vec(), error }
+    BadRecord {
+        raw: raw.to_vec(),
+        error,
+    }
 }
 
 /// Fluent Bit's msgpack events: `[time, body]` (v1) or `[[time, metadata], body]`
@@ -158,7 +164,10 @@ fn decode_msgpack(body: &[u8], out: &mut Decoded) {
         match rmpv::decode::read_value(&mut rest) {
             Ok(event) => match event_to_record(event) {
                 Some(r) => out.records.push(r),
-                None => out.bad.push(bad(&before[..before.len() - rest.len()], "not a Fluent Bit event".into())),
+                None => out.bad.push(bad(
+                    &before[..before.len() - rest.len()],
+                    "not a Fluent Bit event".into(),
+                )),
             },
             Err(e) => {
                 out.bad.push(bad(before, format!("invalid msgpack: {e}")));
@@ -169,7 +178,9 @@ fn decode_msgpack(body: &[u8], out: &mut Decoded) {
 }
 
 fn event_to_record(event: rmpv::Value) -> Option<Record> {
-    let rmpv::Value::Array(mut parts) = event else { return None };
+    let rmpv::Value::Array(mut parts) = event else {
+        return None;
+    };
     if parts.len() != 2 {
         return None;
     }
@@ -184,7 +195,10 @@ fn event_to_record(event: rmpv::Value) -> Option<Record> {
     for (k, v) in entries {
         fields.insert(key_string(k), to_json(v));
     }
-    Some(Record { fields, timestamp_ms: event_time_ms(&time) })
+    Some(Record {
+        fields,
+        timestamp_ms: event_time_ms(&time),
+    })
 }
 
 fn event_time_ms(t: &rmpv::Value) -> Option<i64> {
@@ -214,7 +228,11 @@ fn to_json(v: rmpv::Value) -> Value {
     match v {
         rmpv::Value::Nil => Value::Null,
         rmpv::Value::Boolean(b) => Value::Bool(b),
-        rmpv::Value::Integer(i) => i.as_i64().map(Value::from).or_else(|| i.as_u64().map(Value::from)).unwrap_or(Value::Null),
+        rmpv::Value::Integer(i) => i
+            .as_i64()
+            .map(Value::from)
+            .or_else(|| i.as_u64().map(Value::from))
+            .unwrap_or(Value::Null),
         rmpv::Value::F32(f) => serde_json::Number::from_f64(f64::from(f)).map_or(Value::Null, Value::Number),
         rmpv::Value::F64(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
         rmpv::Value::String(s) => Value::String(match s.into_str() {
@@ -223,7 +241,9 @@ fn to_json(v: rmpv::Value) -> Value {
         }),
         rmpv::Value::Binary(b) => Value::String(String::from_utf8_lossy(&b).into_owned()),
         rmpv::Value::Array(items) => Value::Array(items.into_iter().map(to_json).collect()),
-        rmpv::Value::Map(entries) => Value::Object(entries.into_iter().map(|(k, v)| (key_string(k), to_json(v))).collect()),
+        rmpv::Value::Map(entries) => {
+            Value::Object(entries.into_iter().map(|(k, v)| (key_string(k), to_json(v))).collect())
+        }
         rmpv::Value::Ext(_, b) => Value::String(String::from_utf8_lossy(&b).into_owned()),
     }
 }
@@ -242,7 +262,8 @@ mod tests {
 
     #[test]
     fn json_lines_keep_good_records_around_bad_ones() {
-        let body = b"{\"date\":1795532400.5,\"log\":\"a\"}\n{\"log\":\"b\"\n\n[1]\r\n{\"date\":1795532401.25,\"log\":\"c\"}\n";
+        let body =
+            b"{\"date\":1795532400.5,\"log\":\"a\"}\n{\"log\":\"b\"\n\n[1]\r\n{\"date\":1795532401.25,\"log\":\"c\"}\n";
         let d = decode(body, Format::JsonLines, "date");
         let logs: Vec<&str> = d.records.iter().map(|r| r.fields["log"].as_str().unwrap()).collect();
         assert_eq!(logs, ["a", "c"]);
@@ -291,7 +312,10 @@ mod tests {
         buf.extend_from_slice(&[0xc1]); // never used in msgpack
         let d = decode(&buf, Format::Msgpack, "date");
         assert_eq!(d.records.len(), 2);
-        assert_eq!(d.records[0].fields, json!({"log": "ERROR x", "n": 7}).as_object().unwrap().clone());
+        assert_eq!(
+            d.records[0].fields,
+            json!({"log": "ERROR x", "n": 7}).as_object().unwrap().clone()
+        );
         assert_eq!(d.records[0].timestamp_ms, Some(0x6b05_7af0_i64 * 1000 + 500));
         assert_eq!(d.records[1].timestamp_ms, Some(1_795_532_400_000));
         assert_eq!(d.bad.len(), 2);
@@ -306,7 +330,10 @@ mod tests {
         // A bomb: 64 MiB of zeros is a few KiB compressed; refused at the limit.
         let bomb = gzip(&vec![0u8; 64 << 20]);
         assert!(bomb.len() < 1 << 20);
-        assert_eq!(gunzip_limited(&bomb, 8 << 20), Err(BodyError::TooLarge { limit: 8 << 20 }));
+        assert_eq!(
+            gunzip_limited(&bomb, 8 << 20),
+            Err(BodyError::TooLarge { limit: 8 << 20 })
+        );
         // Exactly at the limit is fine.
         assert_eq!(gunzip_limited(&gzip(&[b'x'; 100]), 100).unwrap().unwrap().len(), 100);
         // Corrupt: the caller dead-letters the raw body.
@@ -315,8 +342,14 @@ mod tests {
 
     #[test]
     fn format_from_content_type_and_sniffing() {
-        assert_eq!(Format::from_content_type("application/x-ndjson"), Some(Format::JsonLines));
-        assert_eq!(Format::from_content_type("Application/JSON; charset=utf-8"), Some(Format::Json));
+        assert_eq!(
+            Format::from_content_type("application/x-ndjson"),
+            Some(Format::JsonLines)
+        );
+        assert_eq!(
+            Format::from_content_type("Application/JSON; charset=utf-8"),
+            Some(Format::Json)
+        );
         assert_eq!(Format::from_content_type("application/msgpack"), Some(Format::Msgpack));
         assert_eq!(Format::from_content_type("text/plain"), None);
         assert_eq!(Format::sniff(b"  [{}]"), Format::Json);

@@ -99,7 +99,13 @@ fn main() -> wasmtime::Result<()> {
     let classes = [Class::Health, Class::Error, Class::Other];
     let by_class: Vec<Vec<&[u8]>> = classes
         .iter()
-        .map(|k| inputs.iter().filter(|(c, _)| c == k).map(|(_, b)| b.as_slice()).collect())
+        .map(|k| {
+            inputs
+                .iter()
+                .filter(|(c, _)| c == k)
+                .map(|(_, b)| b.as_slice())
+                .collect()
+        })
         .collect();
 
     let mut subjects = Vec::new();
@@ -110,9 +116,21 @@ fn main() -> wasmtime::Result<()> {
             execution,
             ..FilterConfig::default()
         };
-        subjects.push(Subject { name: "firelens_classify", execution, filter: WasmFilter::new(&module, &cfg("firelens_classify"))? });
-        subjects.push(Subject { name: "copy (floor)", execution, filter: WasmFilter::new(&floor, &cfg("copy"))? });
-        subjects.push(Subject { name: "drop (floor)", execution, filter: WasmFilter::new(&floor, &cfg("drop"))? });
+        subjects.push(Subject {
+            name: "firelens_classify",
+            execution,
+            filter: WasmFilter::new(&module, &cfg("firelens_classify"))?,
+        });
+        subjects.push(Subject {
+            name: "copy (floor)",
+            execution,
+            filter: WasmFilter::new(&floor, &cfg("copy"))?,
+        });
+        subjects.push(Subject {
+            name: "drop (floor)",
+            execution,
+            filter: WasmFilter::new(&floor, &cfg("drop"))?,
+        });
     }
 
     // samples[subject][class] = ns/record per round; native classifier last.
@@ -150,14 +168,21 @@ fn main() -> wasmtime::Result<()> {
         v.sort_by(f64::total_cmp);
         v[v.len() / 2]
     };
-    let med: Vec<[f64; 3]> = samples.iter_mut().map(|s| [median(&mut s[0]), median(&mut s[1]), median(&mut s[2])]).collect();
+    let med: Vec<[f64; 3]> = samples
+        .iter_mut()
+        .map(|s| [median(&mut s[0]), median(&mut s[1]), median(&mut s[2])])
+        .collect();
     let counts: Vec<usize> = by_class.iter().map(Vec::len).collect();
     let mix = |m: &[f64; 3]| (0..3).map(|k| m[k] * counts[k] as f64).sum::<f64>() / inputs.len() as f64;
 
     println!("module: {} ({} bytes)", module_path.display(), module.len());
     println!(
         "corpus: {} records (health {}, error {}, other {}), median of {} rounds, ns/record incl. host call",
-        inputs.len(), counts[0], counts[1], counts[2], args.rounds
+        inputs.len(),
+        counts[0],
+        counts[1],
+        counts[2],
+        args.rounds
     );
     println!("\n| execution | module | health | error | other | corpus mix |");
     println!("|---|---|---:|---:|---:|---:|");
@@ -165,18 +190,38 @@ fn main() -> wasmtime::Result<()> {
         let m = &med[s];
         println!(
             "| {:?} | {} | {:.0} | {:.0} | {:.0} | {:.0} |",
-            subject.execution, subject.name, m[0], m[1], m[2], mix(m)
+            subject.execution,
+            subject.name,
+            m[0],
+            m[1],
+            m[2],
+            mix(m)
         );
     }
     let n = &med[subjects.len()];
-    println!("| native (no Wasm) | Classifier::apply | {:.0} | {:.0} | {:.0} | {:.0} |", n[0], n[1], n[2], mix(n));
+    println!(
+        "| native (no Wasm) | Classifier::apply | {:.0} | {:.0} | {:.0} | {:.0} |",
+        n[0],
+        n[1],
+        n[2],
+        mix(n)
+    );
 
     // Executed Wasm instructions: deterministic, what an interpreter pays.
     println!("\nWasm instructions per record (deterministic):");
     println!("| module | health | error | other | corpus mix |");
     println!("|---|---:|---:|---:|---:|");
-    for (name, wasm, func) in [("firelens_classify", &module, "firelens_classify"), ("copy (floor)", &floor, "copy"), ("drop (floor)", &floor, "drop")] {
-        let cfg = FilterConfig { function_name: func.into(), heap_size: 4_000_000, count_instructions: true, ..FilterConfig::default() };
+    for (name, wasm, func) in [
+        ("firelens_classify", &module, "firelens_classify"),
+        ("copy (floor)", &floor, "copy"),
+        ("drop (floor)", &floor, "drop"),
+    ] {
+        let cfg = FilterConfig {
+            function_name: func.into(),
+            heap_size: 4_000_000,
+            count_instructions: true,
+            ..FilterConfig::default()
+        };
         let mut f = WasmFilter::new(wasm, &cfg)?;
         f.call_raw("t", (0, 0), b"{}"); // first call loads the rules
         let mut per = [0f64; 3];
@@ -187,13 +232,28 @@ fn main() -> wasmtime::Result<()> {
             }
             per[k] = (f.instructions() - before) as f64 / records.len() as f64;
         }
-        println!("| {name} | {:.0} | {:.0} | {:.0} | {:.0} |", per[0], per[1], per[2], mix(&per));
+        println!(
+            "| {name} | {:.0} | {:.0} | {:.0} | {:.0} |",
+            per[0],
+            per[1],
+            per[2],
+            mix(&per)
+        );
     }
 
     println!("\nclassification cost over the round-trip floor (corpus mix):");
     for execution in [Execution::Compiled, Execution::Interpreted] {
-        let idx = |name: &str| subjects.iter().position(|s| s.execution == execution && s.name == name).unwrap_or(0);
-        let (f, copy, drop) = (mix(&med[idx("firelens_classify")]), mix(&med[idx("copy (floor)")]), mix(&med[idx("drop (floor)")]));
+        let idx = |name: &str| {
+            subjects
+                .iter()
+                .position(|s| s.execution == execution && s.name == name)
+                .unwrap_or(0)
+        };
+        let (f, copy, drop) = (
+            mix(&med[idx("firelens_classify")]),
+            mix(&med[idx("copy (floor)")]),
+            mix(&med[idx("drop (floor)")]),
+        );
         // What "return everything unchanged, drop the health checks" would cost
         // with zero classification work: the floor this module competes with.
         let floor = (med[idx("drop (floor)")][0] * counts[0] as f64
