@@ -74,7 +74,7 @@ impl Classifier {
             mark_value,
             mark_member,
             text: TextMatcher::new(rules, levels.clone()),
-            fields: FieldMatcher::new(rules, levels)?,
+            fields: FieldMatcher::new(rules, levels),
         })
     }
 

@@ -6,8 +6,8 @@
 //! ECS flat form and nested forms work without separate rules.
 
 use crate::json::{Member, walk_object};
-use crate::rules::{MAX_FIELD_KEYS as MAX_PATHS, MAX_KEY_SEGMENTS as MAX_DEPTH, RulesError, RulesFile};
-use crate::text::{Levels, entry, parse_status};
+use crate::rules::{MAX_FIELD_KEYS as MAX_PATHS, MAX_KEY_SEGMENTS as MAX_DEPTH, RulesFile};
+use crate::text::{Levels, entry, lookup, parse_status};
 use std::ops::RangeInclusive;
 
 /// Keys longer than this share one length bucket.
@@ -57,7 +57,9 @@ pub(crate) struct FieldMatcher {
 }
 
 impl FieldMatcher {
-    pub fn new(rules: &RulesFile, levels: Levels) -> Result<Self, RulesError> {
+    /// `rules` must be validated (`RulesFile::validate` bounds the number of
+    /// keys and their segments); anything past the bounds is never matched.
+    pub fn new(rules: &RulesFile, levels: Levels) -> Self {
         let e = &rules.error;
         let mut paths: Vec<FieldPath> = Vec::new();
         let groups = [
@@ -73,9 +75,6 @@ impl FieldMatcher {
                 }
                 let mut starts = vec![0];
                 starts.extend(key.match_indices('.').map(|(i, _)| i + 1));
-                if starts.len() > MAX_DEPTH {
-                    return Err(RulesError(format!("key {key:?} has more than {MAX_DEPTH} segments")));
-                }
                 paths.push(FieldPath {
                     full: key.as_bytes().to_vec(),
                     starts,
@@ -83,12 +82,7 @@ impl FieldMatcher {
                 });
             }
         }
-        if paths.len() > MAX_PATHS {
-            return Err(RulesError(format!(
-                "at most {MAX_PATHS} distinct level and status keys, got {}",
-                paths.len()
-            )));
-        }
+        paths.truncate(MAX_PATHS); // the bit set's width
         let mut by_first = [0u64; 256];
         let mut by_len = [0u64; MAX_KEY_LEN + 1];
         for (i, p) in paths.iter().enumerate() {
@@ -109,7 +103,7 @@ impl FieldMatcher {
         } else {
             (1u64 << paths.len()) - 1
         };
-        Ok(Self {
+        Self {
             paths,
             by_first,
             by_len,
@@ -117,7 +111,7 @@ impl FieldMatcher {
             levels,
             numeric_level_min: e.numeric_level_min,
             status: e.status_min..=e.status_max,
-        })
+        }
     }
 
     /// Does this member of a top-level object make the record an error?
@@ -142,8 +136,7 @@ impl FieldMatcher {
 
     fn member_at(&self, src: &[u8], m: &Member<'_>, depth: usize, candidates: u64) -> bool {
         let Some(&first) = m.key.first() else { return false };
-        #[allow(clippy::indexing_slicing)] // a u8 indexes a 256-entry table
-        let mut set = candidates & self.by_first[usize::from(first)];
+        let mut set = candidates & lookup(&self.by_first, first);
         set &= self.by_len.get(m.key.len().min(MAX_KEY_LEN)).copied().unwrap_or(0);
         if set == 0 || m.key_escaped {
             return false;

@@ -13,6 +13,8 @@ pub const RULES_PATH: &str = "/fluent-bit/firelens-rules/rules.toml";
 /// Limits of the compiled form (a `u64` bit set of keys, bounded nesting).
 pub(crate) const MAX_FIELD_KEYS: usize = 64;
 pub(crate) const MAX_KEY_SEGMENTS: usize = 8;
+/// Literal patterns (user agents, words, `contains`) are indexed with `u16`.
+pub(crate) const MAX_LITERALS: usize = 4096;
 
 /// The whole rules file. Every section and key is optional; what is left out
 /// keeps its default. A list given in the file replaces the default list.
@@ -222,6 +224,12 @@ impl RulesFile {
                 "key {k:?} has more than {MAX_KEY_SEGMENTS} dot-separated segments"
             ));
         }
+        let literals = self.health.user_agents.len() + self.error.words.len() + self.error.contains.len();
+        if literals > MAX_LITERALS {
+            return err(format!(
+                "at most {MAX_LITERALS} user agents, words and contains patterns together, got {literals}"
+            ));
+        }
         let (lo, hi) = (self.error.status_min, self.error.status_max);
         if !(100..=999).contains(&lo) || !(100..=999).contains(&hi) || lo > hi {
             return err(format!(
@@ -259,6 +267,10 @@ mod tests {
             ("[error]\nlevel_keys=[\"a..b\"]", "error.level_keys[0]"),
             ("[error]\nlevel_keys=[\"a.b.c.d.e.f.g.h.i\"]", "segments"),
             ("[mark]\nfield=\"log\"", "must differ"),
+            (
+                &format!("[error]\ncontains=[{}]", vec!["\"x\""; 5000].join(",")),
+                "at most 4096",
+            ),
             ("log_key = 3", "log_key"),
             ("[error", "error"),
         ];

@@ -186,29 +186,26 @@ impl TextMatcher {
                 let k = (flags.trailing_zeros() / 8) as usize;
                 flags &= flags - 1;
                 // Most flagged bytes (upper-case letters) start nothing.
-                if chunk.get(k).is_some_and(|&c| self.class_of(c) != 0) && self.at(t, i + k, &mut error) {
+                let Some(&c) = chunk.get(k) else { continue };
+                let class = self.class_of(c);
+                if class != 0 && self.at(t, i + k, c, class, &mut error) {
                     return TextClass::Health;
                 }
             }
             i += 8;
         }
-        while i < t.len() {
-            if self.at(t, i, &mut error) {
+        for (k, &c) in chunks.remainder().iter().enumerate() {
+            let class = self.class_of(c);
+            if class != 0 && self.at(t, i + k, c, class, &mut error) {
                 return TextClass::Health;
             }
-            i += 1;
         }
         if error { TextClass::Error } else { TextClass::Other }
     }
 
-    /// Looks at the byte at `i`; true for a health checker.
+    /// Looks at byte `c` (of non-zero `class`) at `i`; true for a health checker.
     #[inline]
-    fn at(&self, t: &[u8], i: usize, error: &mut bool) -> bool {
-        let Some(&c) = t.get(i) else { return false };
-        let class = self.class_of(c);
-        if class == 0 {
-            return false;
-        }
+    fn at(&self, t: &[u8], i: usize, c: u8, class: u8, error: &mut bool) -> bool {
         if class & LITERAL != 0 {
             let rest = t.get(i..).unwrap_or_default();
             let (start, end) = self.by_first_of(c);
@@ -236,15 +233,12 @@ impl TextMatcher {
 
     #[inline]
     fn class_of(&self, c: u8) -> u8 {
-        // A u8 always indexes a 256-entry table.
-        #[allow(clippy::indexing_slicing)]
-        self.class[usize::from(c)]
+        lookup(&self.class, c)
     }
 
     #[inline]
     fn by_first_of(&self, c: u8) -> (usize, usize) {
-        #[allow(clippy::indexing_slicing)]
-        let (s, e) = self.by_first[usize::from(c)];
+        let (s, e) = lookup(&self.by_first, c);
         (usize::from(s), usize::from(e))
     }
 
@@ -309,7 +303,7 @@ impl TextMatcher {
                     return false;
                 }
                 match find1(rest, method_len, b'"') {
-                    Some(n) if is_request_line(rest.get(..n).unwrap_or_default()) => n,
+                    Some(n) if is_target_and_version(rest.get(method_len..n).unwrap_or_default()) => n,
                     _ => return false,
                 }
             }
@@ -333,12 +327,21 @@ impl TextMatcher {
     }
 }
 
+// A u8 always indexes a 256-entry table: these two are the only places
+// the crate indexes without `get`.
+
 /// The entry for byte `b` of a 256-entry table.
 #[inline]
+#[allow(clippy::indexing_slicing)]
 pub(crate) fn entry<T>(table: &mut [T; 256], b: u8) -> &mut T {
-    // A u8 always indexes a 256-entry table.
-    #[allow(clippy::indexing_slicing)]
     &mut table[usize::from(b)]
+}
+
+/// The value for byte `b` of a 256-entry table.
+#[inline(always)]
+#[allow(clippy::indexing_slicing)]
+pub(crate) fn lookup<T: Copy>(table: &[T; 256], b: u8) -> T {
+    table[usize::from(b)]
 }
 
 /// Exactly three ASCII digits.
@@ -351,21 +354,17 @@ pub(crate) fn parse_status(digits: &[u8]) -> Option<u16> {
     }
 }
 
-/// `METHOD target HTTP/1.1` (or `HTTP/2`).
-fn is_request_line(req: &[u8]) -> bool {
-    let method_len = req.iter().take_while(|c| c.is_ascii_uppercase()).count();
-    if !(3..=16).contains(&method_len) || req.get(method_len) != Some(&b' ') {
-        return false;
-    }
-    let Some(last_space) = req.iter().rposition(|&c| c == b' ') else {
+/// What follows a request method: ` target HTTP/1.1` (or `HTTP/2`).
+fn is_target_and_version(rest: &[u8]) -> bool {
+    let Some(last_space) = rest.iter().rposition(|&c| c == b' ') else {
         return false;
     };
-    if last_space <= method_len {
+    // A space opens it and a target sits between it and the version.
+    if rest.first() != Some(&b' ') || last_space <= 1 {
         return false;
     }
-    let proto = req.get(last_space + 1..).unwrap_or_default();
-    proto
-        .strip_prefix(b"HTTP/")
+    rest.get(last_space + 1..)
+        .and_then(|proto| proto.strip_prefix(b"HTTP/"))
         .is_some_and(|v| !v.is_empty() && v.iter().all(|c| c.is_ascii_digit() || *c == b'.'))
 }
 
