@@ -17,7 +17,8 @@ N=${1:-200000}
 ROUNDS=${2:-3}
 OUT=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/wasm32-wasip1/wasm
 WASM=$OUT/firelens_filter.wasm
-AOT=$OUT/firelens_filter.$(uname -m | sed 's/arm64/aarch64/').aot
+ARCH=$(uname -m | sed 's/arm64/aarch64/')
+AOT=$OUT/firelens_filter.$ARCH.aot
 [ -f "$WASM" ] || { echo "build the module first: scripts/build-wasm.sh" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
@@ -30,7 +31,7 @@ mkdir -p "$work/rules"   # empty Accessible_Paths dir: built-in rules
 cargo run -q --release -p wasm-host --bin filter-bench -- --write-floor "$work/floor.wasm"
 FLOOR_AOT=""
 if [ -n "${WAMRC:-}" ]; then
-  "$WAMRC" --target="$(uname -m | sed 's/arm64/aarch64/')" -o "$work/floor.aot" "$work/floor.wasm" >/dev/null
+  "$WAMRC" --target="$ARCH" -o "$work/floor.aot" "$work/floor.wasm" >/dev/null
   FLOOR_AOT="$work/floor.aot"
 fi
 
@@ -101,13 +102,22 @@ if not ok:
 PY
 done
 
+# user+sys CPU seconds of a command (no /usr/bin/time needed); fails if it fails.
+cpu_seconds() {
+  python3 - "$@" <<'PY'
+import resource, subprocess, sys
+subprocess.run(sys.argv[1:], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+r = resource.getrusage(resource.RUSAGE_CHILDREN)
+print(f"{r.ru_utime + r.ru_stime:.3f}")
+PY
+}
+
 echo "== CPU seconds (user+sys), median of $ROUNDS, $N records"
 declare -A T
 for r in $(seq "$ROUNDS"); do
   for name in "${names[@]}"; do
     config "$name" "${FILTERS[$name]}" "$NULL_OUT"
-    /usr/bin/time -o "$work/time" -f '%U %S' "$FB" -c "$work/$name.conf" >/dev/null 2>&1
-    t=$(awk '{print $1 + $2}' "$work/time")
+    t=$(cpu_seconds "$FB" -c "$work/$name.conf")
     T[$name]+="$t "
   done
 done

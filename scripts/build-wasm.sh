@@ -14,7 +14,7 @@ ls -l "$out/firelens_filter.wasm"
 
 wamrc=${WAMRC:-$(command -v wamrc || true)}
 if [ -z "$wamrc" ]; then
-  echo "wamrc not found: skipping AOT (set WAMRC=/path/to/wamrc; the Dockerfile builds it)"
+  echo "wamrc not found: skipping AOT (set WAMRC to a wamrc 2.4.1 binary)"
   exit 0
 fi
 # An AOT file only loads in the WAMR version that wrote its format.
