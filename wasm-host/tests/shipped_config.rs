@@ -92,3 +92,17 @@ fn fluent_bit_sizes_are_decimal() {
     assert_eq!(fluent_bit_size("64K"), 64_000);
     assert_eq!(fluent_bit_size("8192"), 8192);
 }
+
+#[test]
+fn readme_shows_how_to_reproduce_every_figure() {
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    for command in [
+        "cargo run --release -p wasm-host --bin filter-bench",
+        "bench/fluent-bit-cpu.sh 200000 5",
+        "scripts/test.sh",
+        "scripts/fuzz.sh",
+    ] {
+        assert!(readme.contains(command), "README lost the command `{command}`");
+    }
+    assert!(readme.contains("### Through the test host") && readme.contains("### In a real Fluent Bit 4.2.2"));
+}
