@@ -46,6 +46,7 @@ pub struct Cli {
 #[serde(default, deny_unknown_fields)]
 pub struct FileConfig {
     pub ingest: IngestFile,
+    pub route: Mark,
     pub cloudwatch: CloudWatchFile,
     pub firehose: FirehoseFile,
 }
@@ -63,8 +64,6 @@ pub struct IngestFile {
     /// is read from the environment variable named by `token_env`.
     pub token_header: Option<String>,
     pub token_env: Option<String>,
-    pub mark_field: String,
-    pub mark_value: String,
 }
 
 impl Default for IngestFile {
@@ -76,8 +75,6 @@ impl Default for IngestFile {
             date_key: "date".into(),
             token_header: None,
             token_env: None,
-            mark_field: Mark::default().field,
-            mark_value: Mark::default().value,
         }
     }
 }
@@ -145,9 +142,13 @@ impl Config {
         };
         let FileConfig {
             ingest,
+            route: mark,
             cloudwatch: cw,
             firehose: fh,
         } = file;
+        if mark.field.is_empty() || mark.value.is_empty() {
+            return Err("route.field and route.value must not be empty (the filter's mark, log_class = error)".into());
+        }
         if ingest.max_body_bytes == 0 || ingest.max_decoded_bytes < ingest.max_body_bytes {
             return Err("ingest.max_decoded_bytes must be at least ingest.max_body_bytes, both above 0".into());
         }
@@ -235,10 +236,6 @@ impl Config {
         if cloudwatch.is_none() && firehose.is_none() {
             return Err("no destination: set --log-group, --delivery-stream, or both".into());
         }
-        let mark = Mark {
-            field: ingest.mark_field.clone(),
-            value: ingest.mark_value.clone(),
-        };
         Ok(Self {
             listen: cli.listen,
             region: cli.region,
@@ -313,6 +310,8 @@ gzip = true
 [ingest]
 token_header = "X-Token"
 token_env = "PROXY_TOKEN"
+[route]
+field = "severity_class"
 "#;
         let env = |k: &str| (k == "PROXY_TOKEN").then(|| "s3cret".to_owned());
         let c = Config::new(cli(&["--log-group", "from-flag"]), Some(file), env).unwrap();
@@ -324,11 +323,18 @@ token_env = "PROXY_TOKEN"
         let fh = c.firehose.unwrap();
         assert_eq!((fh.delivery_stream.as_str(), fh.gzip), ("file-stream", true));
         assert_eq!(c.token, Some(("X-Token".into(), "s3cret".into())));
+        assert_eq!(
+            c.mark,
+            Mark {
+                field: "severity_class".into(),
+                value: "error".into()
+            }
+        );
     }
 
     #[test]
     fn bad_settings_say_what_to_fix() {
-        let cases: [(&[&str], &str, &str); 9] = [
+        let cases: [(&[&str], &str, &str); 10] = [
             (&["--log-group", "bad group!"], "", "log group"),
             (&["--log-group", "g", "--log-stream", "a:{tag}"], "", "':' and '*'"),
             (
@@ -353,6 +359,7 @@ token_env = "PROXY_TOKEN"
                 "max_event_bytes",
             ),
             (&["--log-group", "g"], "[ingest]\ntoken_header = \"X\"", "go together"),
+            (&["--log-group", "g"], "[route]\nfield = \"\"", "route.field"),
             (
                 &["--log-group", "g"],
                 "[ingest]\ntoken_header = \"X\"\ntoken_env = \"UNSET\"",

@@ -10,8 +10,9 @@ use serde_json::{Map, Value};
 /// CloudWatch stream names: 1 to 512 characters, without `:` or `*`.
 pub const MAX_STREAM_NAME_CHARS: usize = 512;
 
-/// The error mark the filter module adds.
-#[derive(Debug, Clone, PartialEq, Eq)]
+/// The error mark the filter module adds (`[route]` in the config file).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct Mark {
     pub field: String,
     pub value: String,
