@@ -49,12 +49,18 @@ pub struct FileConfig {
     pub route: Mark,
     pub cloudwatch: CloudWatchFile,
     pub firehose: FirehoseFile,
+    pub dead_letter: DeadLetterFile,
+    pub delivery: DeliveryFile,
 }
 
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IngestFile {
+    /// Path Fluent Bit posts to (its `uri`).
+    pub path: String,
     pub max_body_bytes: usize,
+    /// A request body must arrive within this (slow clients get 408).
+    pub body_timeout_secs: u64,
     pub max_decoded_bytes: usize,
     /// Header carrying the chunk's tag (Fluent Bit `header_tag`).
     pub tag_header: String,
@@ -69,6 +75,8 @@ pub struct IngestFile {
 impl Default for IngestFile {
     fn default() -> Self {
         Self {
+            path: "/".into(),
+            body_timeout_secs: 30,
             max_body_bytes: 16 << 20,
             max_decoded_bytes: 64 << 20,
             tag_header: "X-Fluent-Tag".into(),
@@ -104,6 +112,59 @@ pub struct FirehoseFile {
     pub gzip: bool,
 }
 
+#[derive(Debug, Default, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeadLetterFile {
+    /// Firehose stream for dead letters; default: the records' stream.
+    pub delivery_stream: Option<String>,
+}
+
+/// Retries, timeouts and admission limits.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct DeliveryFile {
+    /// Attempts per AWS call before the chunk is answered 503.
+    pub max_attempts: u32,
+    /// Time per AWS call, retries included, before the chunk is answered 503.
+    pub max_retry_secs: u64,
+    /// Time for one attempt of an AWS call.
+    pub attempt_timeout_secs: u64,
+    /// Requests handled at once; more are answered 429.
+    pub max_in_flight_requests: usize,
+    /// Body bytes held by requests being handled; more are answered 429.
+    pub max_in_flight_bytes: usize,
+    /// Parts of failed chunks remembered, so a retry skips what was accepted.
+    pub remember_parts: usize,
+    pub remember_secs: u64,
+    /// On SIGTERM: time to finish requests being handled.
+    pub shutdown_grace_secs: u64,
+}
+
+impl Default for DeliveryFile {
+    fn default() -> Self {
+        Self {
+            max_attempts: 6,
+            max_retry_secs: 20,
+            attempt_timeout_secs: 10,
+            max_in_flight_requests: 64,
+            max_in_flight_bytes: 48 << 20,
+            remember_parts: 100_000,
+            remember_secs: 3600,
+            shutdown_grace_secs: 25,
+        }
+    }
+}
+
+impl DeliveryFile {
+    pub fn retry_policy(&self) -> crate::retry::RetryPolicy {
+        crate::retry::RetryPolicy {
+            max_attempts: self.max_attempts,
+            max_elapsed: std::time::Duration::from_secs(self.max_retry_secs),
+            ..crate::retry::RetryPolicy::default()
+        }
+    }
+}
+
 /// Validated settings.
 #[derive(Debug)]
 pub struct Config {
@@ -114,6 +175,9 @@ pub struct Config {
     pub mark: Mark,
     pub cloudwatch: Option<CloudWatch>,
     pub firehose: Option<Firehose>,
+    /// Where dead letters go; `None`: only the proxy's own log (error level).
+    pub dead_letter_stream: Option<String>,
+    pub delivery: DeliveryFile,
 }
 
 #[derive(Debug)]
@@ -145,7 +209,24 @@ impl Config {
             route: mark,
             cloudwatch: cw,
             firehose: fh,
+            dead_letter,
+            delivery,
         } = file;
+        if !ingest.path.starts_with('/') {
+            return Err(format!("ingest.path {:?} must start with '/'", ingest.path));
+        }
+        if ingest.body_timeout_secs == 0 {
+            return Err("ingest.body_timeout_secs must be above 0".into());
+        }
+        if delivery.max_attempts == 0 || delivery.attempt_timeout_secs == 0 {
+            return Err("delivery.max_attempts and delivery.attempt_timeout_secs must be above 0".into());
+        }
+        if delivery.max_in_flight_requests == 0 || delivery.max_in_flight_bytes < ingest.max_body_bytes {
+            return Err(format!(
+                "delivery.max_in_flight_requests must be above 0 and delivery.max_in_flight_bytes at least ingest.max_body_bytes ({})",
+                ingest.max_body_bytes
+            ));
+        }
         if mark.field.is_empty() || mark.value.is_empty() {
             return Err("route.field and route.value must not be empty (the filter's mark, log_class = error)".into());
         }
@@ -212,14 +293,7 @@ impl Config {
         let firehose = match cli.delivery_stream.or(fh.delivery_stream) {
             None => None,
             Some(name) => {
-                if name.is_empty()
-                    || name.len() > 64
-                    || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b))
-                {
-                    return Err(format!(
-                        "delivery stream {name:?}: 1-64 characters of A-Z a-z 0-9 . _ -"
-                    ));
-                }
+                check_delivery_stream(&name)?;
                 let max_record_bytes = fh.max_record_bytes.unwrap_or(MAX_RECORD_BYTES);
                 if !(1024..=MAX_RECORD_BYTES).contains(&max_record_bytes) {
                     return Err(format!(
@@ -236,6 +310,13 @@ impl Config {
         if cloudwatch.is_none() && firehose.is_none() {
             return Err("no destination: set --log-group, --delivery-stream, or both".into());
         }
+        let dead_letter_stream = match dead_letter.delivery_stream {
+            Some(name) => {
+                check_delivery_stream(&name)?;
+                Some(name)
+            }
+            None => firehose.as_ref().map(|f| f.delivery_stream.clone()),
+        };
         Ok(Self {
             listen: cli.listen,
             region: cli.region,
@@ -244,8 +325,31 @@ impl Config {
             mark,
             cloudwatch,
             firehose,
+            dead_letter_stream,
+            delivery,
         })
     }
+
+    /// The routing settings of a chunk plan.
+    pub fn routing(&self) -> crate::plan::Routing {
+        crate::plan::Routing {
+            mark: self.mark.clone(),
+            cloudwatch: self
+                .cloudwatch
+                .as_ref()
+                .map(|c| (c.log_stream.clone(), c.message.clone())),
+            firehose_record_bytes: self.firehose.as_ref().map(|f| f.max_record_bytes),
+        }
+    }
+}
+
+fn check_delivery_stream(name: &str) -> Result<(), String> {
+    if name.is_empty() || name.len() > 64 || !name.bytes().all(|b| b.is_ascii_alphanumeric() || b"._-".contains(&b)) {
+        return Err(format!(
+            "delivery stream {name:?}: 1-64 characters of A-Z a-z 0-9 . _ -"
+        ));
+    }
+    Ok(())
 }
 
 #[cfg(test)]
@@ -275,6 +379,12 @@ mod tests {
         assert_eq!(cw.message, MessageFormat::default());
         assert_eq!(c.firehose.unwrap().max_record_bytes, MAX_RECORD_BYTES);
         assert_eq!(c.mark, Mark::default());
+        assert_eq!(
+            c.dead_letter_stream.as_deref(),
+            Some("app-logs"),
+            "dead letters default to the stream"
+        );
+        assert_eq!(c.ingest.path, "/");
     }
 
     #[test]
@@ -334,7 +444,19 @@ field = "severity_class"
 
     #[test]
     fn bad_settings_say_what_to_fix() {
-        let cases: [(&[&str], &str, &str); 10] = [
+        let cases: [(&[&str], &str, &str); 14] = [
+            (&["--log-group", "g"], "[ingest]\npath = \"x\"", "ingest.path"),
+            (
+                &["--log-group", "g"],
+                "[dead_letter]\ndelivery_stream = \"a b\"",
+                "delivery stream",
+            ),
+            (&["--log-group", "g"], "[delivery]\nmax_attempts = 0", "max_attempts"),
+            (
+                &["--log-group", "g"],
+                "[delivery]\nmax_in_flight_bytes = 1",
+                "max_in_flight_bytes",
+            ),
             (&["--log-group", "bad group!"], "", "log group"),
             (&["--log-group", "g", "--log-stream", "a:{tag}"], "", "':' and '*'"),
             (

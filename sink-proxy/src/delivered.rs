@@ -1,11 +1,17 @@
-//! Which destinations already accepted a request body.
+//! Which parts of a chunk its destinations already accepted.
 //!
 //! Fluent Bit retries a whole chunk when the answer was not 2xx, and formats
-//! it again to the same bytes. When one destination accepted it (Firehose,
-//! say) and another failed (CloudWatch), the retry must not send it to the
-//! first again. The body's BLAKE3 hash, per destination, is remembered for a
-//! while; a 256-bit hash makes a false match (which would skip a delivery)
-//! practically impossible.
+//! it again to the same bytes. When one destination accepted its share
+//! (Firehose, say) and another failed (CloudWatch), or a destination accepted
+//! some of its calls and not others, the retry must not send those again.
+//!
+//! A part is one Firehose record or one PutLogEvents call. Its id hashes
+//! (BLAKE3) the chunk (tag and body), the destination and the part's own
+//! bytes, so a part is skipped only if exactly that content of exactly that
+//! chunk was accepted before: a retry planned differently (another config
+//! after a restart) can cause a duplicate, never a loss. Only parts of chunks
+//! that were answered with a failure are remembered: a chunk answered 2xx is
+//! never sent again, so the memory stays small; it is bounded and expires.
 
 use std::collections::{HashMap, VecDeque};
 use std::time::{Duration, Instant};
@@ -14,26 +20,62 @@ use std::time::{Duration, Instant};
 pub enum Destination {
     CloudWatch,
     Firehose,
+    /// The Firehose stream for dead letters (may be the same stream).
+    DeadLetter,
 }
 
-pub type BodyId = [u8; 32];
-
-pub fn body_id(body: &[u8]) -> BodyId {
-    *blake3::hash(body).as_bytes()
+impl Destination {
+    pub fn name(self) -> &'static str {
+        match self {
+            Self::CloudWatch => "cloudwatch_logs",
+            Self::Firehose => "firehose",
+            Self::DeadLetter => "dead_letter",
+        }
+    }
 }
 
-/// A bounded memory of (body, destination) pairs that were delivered.
+/// Identifies a chunk: its tag and its body bytes.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct ChunkId([u8; 32]);
+
+impl ChunkId {
+    pub fn new(tag: &str, body: &[u8]) -> Self {
+        let mut h = blake3::Hasher::new();
+        h.update(&(tag.len() as u64).to_le_bytes());
+        h.update(tag.as_bytes());
+        h.update(body);
+        Self(*h.finalize().as_bytes())
+    }
+
+    /// The id of one part of this chunk for `dest`; `content` is the part's
+    /// bytes, given as pieces (each is length-prefixed, so pieces cannot run
+    /// into each other).
+    pub fn part<'a>(&self, dest: Destination, content: impl IntoIterator<Item = &'a [u8]>) -> PartId {
+        let mut h = blake3::Hasher::new();
+        h.update(&self.0);
+        h.update(dest.name().as_bytes());
+        for piece in content {
+            h.update(&(piece.len() as u64).to_le_bytes());
+            h.update(piece);
+        }
+        PartId(*h.finalize().as_bytes())
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub struct PartId([u8; 32]);
+
+/// Part ids accepted by a destination, remembered for `ttl`, at most
+/// `capacity` of them (oldest forgotten first).
 #[derive(Debug)]
 pub struct Delivered {
     ttl: Duration,
     capacity: usize,
-    seen: HashMap<(BodyId, Destination), Instant>,
-    order: VecDeque<((BodyId, Destination), Instant)>,
+    seen: HashMap<PartId, Instant>,
+    order: VecDeque<(PartId, Instant)>,
 }
 
 impl Delivered {
-    /// Remembers at most `capacity` pairs, each for `ttl` (longer than Fluent
-    /// Bit's retry backoff, so a retry finds it).
     pub fn new(capacity: usize, ttl: Duration) -> Self {
         Self {
             ttl,
@@ -43,18 +85,18 @@ impl Delivered {
         }
     }
 
-    pub fn record(&mut self, id: BodyId, dest: Destination, now: Instant) {
+    pub fn record(&mut self, id: PartId, now: Instant) {
         self.expire(now);
         while self.order.len() >= self.capacity {
             self.pop_oldest();
         }
-        self.seen.insert((id, dest), now);
-        self.order.push_back(((id, dest), now));
+        self.seen.insert(id, now);
+        self.order.push_back((id, now));
     }
 
-    pub fn contains(&mut self, id: &BodyId, dest: Destination, now: Instant) -> bool {
+    pub fn contains(&mut self, id: &PartId, now: Instant) -> bool {
         self.expire(now);
-        self.seen.contains_key(&(*id, dest))
+        self.seen.contains_key(id)
     }
 
     pub fn len(&self) -> usize {
@@ -76,11 +118,10 @@ impl Delivered {
     }
 
     fn pop_oldest(&mut self) {
-        if let Some((key, t)) = self.order.pop_front() {
-            // Only forget it if it was not recorded again since.
-            if self.seen.get(&key) == Some(&t) {
-                self.seen.remove(&key);
-            }
+        if let Some((key, t)) = self.order.pop_front()
+            && self.seen.get(&key) == Some(&t)
+        {
+            self.seen.remove(&key);
         }
     }
 }
@@ -89,16 +130,40 @@ impl Delivered {
 mod tests {
     use super::*;
 
+    fn part(chunk: &[u8], dest: Destination, content: &[u8]) -> PartId {
+        ChunkId::new("app-firelens-1", chunk).part(dest, [content])
+    }
+
     #[test]
-    fn remembers_per_destination_until_ttl() {
+    fn ids_differ_by_chunk_tag_destination_and_content() {
+        let a = ChunkId::new("t", b"body");
+        assert_eq!(a, ChunkId::new("t", b"body"));
+        assert_ne!(a, ChunkId::new("u", b"body"));
+        assert_ne!(
+            ChunkId::new("ab", b"c"),
+            ChunkId::new("a", b"bc"),
+            "tag and body cannot run together"
+        );
+        assert_ne!(
+            a.part(Destination::Firehose, [b"x".as_slice()]),
+            a.part(Destination::CloudWatch, [b"x".as_slice()])
+        );
+        assert_ne!(
+            a.part(Destination::Firehose, [b"ab".as_slice(), b"c"]),
+            a.part(Destination::Firehose, [b"a".as_slice(), b"bc"])
+        );
+    }
+
+    #[test]
+    fn remembers_until_ttl() {
         let t0 = Instant::now();
         let mut d = Delivered::new(100, Duration::from_secs(60));
-        let a = body_id(b"chunk a");
-        d.record(a, Destination::Firehose, t0);
-        assert!(d.contains(&a, Destination::Firehose, t0 + Duration::from_secs(59)));
-        assert!(!d.contains(&a, Destination::CloudWatch, t0), "per destination");
-        assert!(!d.contains(&body_id(b"chunk b"), Destination::Firehose, t0));
-        assert!(!d.contains(&a, Destination::Firehose, t0 + Duration::from_secs(60)));
+        let a = part(b"chunk a", Destination::Firehose, b"r0");
+        d.record(a, t0);
+        assert!(d.contains(&a, t0 + Duration::from_secs(59)));
+        assert!(!d.contains(&part(b"chunk a", Destination::CloudWatch, b"r0"), t0));
+        assert!(!d.contains(&part(b"chunk b", Destination::Firehose, b"r0"), t0));
+        assert!(!d.contains(&a, t0 + Duration::from_secs(60)));
         assert!(d.is_empty());
     }
 
@@ -106,22 +171,22 @@ mod tests {
     fn bounded_by_capacity_oldest_first() {
         let t0 = Instant::now();
         let mut d = Delivered::new(3, Duration::from_secs(60));
-        let ids: Vec<BodyId> = (0..5u8).map(|i| body_id(&[i])).collect();
+        let ids: Vec<PartId> = (0..5u8).map(|i| part(&[i], Destination::Firehose, b"")).collect();
         for id in &ids {
-            d.record(*id, Destination::Firehose, t0);
+            d.record(*id, t0);
         }
         assert_eq!(d.len(), 3);
-        assert!(!d.contains(&ids[1], Destination::Firehose, t0));
-        assert!(d.contains(&ids[4], Destination::Firehose, t0));
+        assert!(!d.contains(&ids[1], t0));
+        assert!(d.contains(&ids[4], t0));
     }
 
     #[test]
     fn recording_again_refreshes() {
         let t0 = Instant::now();
         let mut d = Delivered::new(10, Duration::from_secs(60));
-        let a = body_id(b"a");
-        d.record(a, Destination::CloudWatch, t0);
-        d.record(a, Destination::CloudWatch, t0 + Duration::from_secs(50));
-        assert!(d.contains(&a, Destination::CloudWatch, t0 + Duration::from_secs(100)));
+        let a = part(b"a", Destination::CloudWatch, b"call");
+        d.record(a, t0);
+        d.record(a, t0 + Duration::from_secs(50));
+        assert!(d.contains(&a, t0 + Duration::from_secs(100)));
     }
 }

@@ -1,12 +1,19 @@
-//! Delivery of FireLens records to CloudWatch Logs and Amazon Data Firehose.
-//!
-//! Work in progress (issue 3): the batchers, which hold every AWS request
-//! limit, come first because every delivery path rests on them.
+//! Delivery of FireLens records to CloudWatch Logs and Amazon Data Firehose:
+//! receives Fluent Bit's `http` output (`server`), plans each chunk
+//! (`plan`), and delivers it within every AWS limit (`cloudwatch`,
+//! `firehose`), answering 2xx only when every record is where it belongs.
 
+pub mod aws;
 pub mod cloudwatch;
 pub mod config;
+pub mod deadletter;
 pub mod delivered;
 pub mod firehose;
 pub mod ingest;
+pub mod metrics;
+pub mod outcome;
+pub mod plan;
+pub mod proxy;
 pub mod retry;
 pub mod route;
+pub mod server;

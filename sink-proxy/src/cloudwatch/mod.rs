@@ -1,3 +1,4 @@
 //! CloudWatch Logs delivery.
 
 pub mod batch;
+pub mod sink;

@@ -55,10 +55,10 @@ pub fn pack_lines<'a>(lines: impl IntoIterator<Item = &'a [u8]>, max_record_byte
 /// Groups records into PutRecordBatch calls: at most 500 records and 4 MiB
 /// each, in order. Returns index ranges into `records`, so that the caller
 /// can retry exactly the records a call reports as failed.
-pub fn calls(records: &[Vec<u8>]) -> Vec<std::ops::Range<usize>> {
+pub fn calls<R: AsRef<[u8]>>(records: &[R]) -> Vec<std::ops::Range<usize>> {
     let mut out = Vec::new();
     let (mut start, mut bytes) = (0, 0);
-    for (i, r) in records.iter().enumerate() {
+    for (i, r) in records.iter().map(AsRef::as_ref).enumerate() {
         let full = i - start == MAX_BATCH_RECORDS || bytes + r.len() > MAX_BATCH_BYTES;
         if full && i > start {
             out.push(start..i);
@@ -149,7 +149,7 @@ mod tests {
         // Exactly 4 MiB fits.
         let quarter: Vec<Vec<u8>> = vec![vec![b'c'; MAX_BATCH_BYTES / 8]; 8];
         assert_eq!(calls(&quarter), vec![0..8]);
-        assert!(calls(&[]).is_empty());
+        assert!(calls::<Vec<u8>>(&[]).is_empty());
     }
 
     #[test]

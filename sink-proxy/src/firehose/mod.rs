@@ -1,3 +1,4 @@
 //! Amazon Data Firehose delivery.
 
 pub mod batch;
+pub mod sink;

@@ -1,0 +1,182 @@
+//! Sends lines to one Firehose delivery stream: packed into records, records
+//! into PutRecordBatch calls, retrying only the records a call reports as
+//! failed (a 200 answer can carry per-record failures).
+
+use super::batch::{billed_units, calls, pack_lines};
+use crate::aws::CallError;
+use crate::delivered::{ChunkId, Destination, PartId};
+use crate::metrics::{Metrics, dest};
+use crate::outcome::Outcome;
+use crate::retry::RetryPolicy;
+use aws_sdk_firehose::primitives::Blob;
+use aws_sdk_firehose::types::Record;
+use std::io::Write;
+use std::sync::Arc;
+use std::time::Instant;
+
+pub struct FirehoseSink {
+    pub client: aws_sdk_firehose::Client,
+    pub stream: String,
+    /// Firehose for records or the dead-letter stream: the part ids and the
+    /// metrics labels differ.
+    pub destination: Destination,
+    pub max_record_bytes: usize,
+    pub gzip: bool,
+    pub policy: RetryPolicy,
+    pub metrics: Arc<Metrics>,
+}
+
+/// A Firehose record ready to send.
+struct Packed {
+    id: PartId,
+    data: Vec<u8>,
+    lines: u64,
+    plain_bytes: u64,
+}
+
+impl FirehoseSink {
+    /// Delivers `lines` (no newlines). `done` tells whether a part was
+    /// accepted before (a retried chunk); those are not sent again.
+    pub async fn deliver(&self, lines: &[Vec<u8>], chunk: &ChunkId, done: impl Fn(&PartId) -> bool) -> Outcome {
+        let mut outcome = Outcome::default();
+        if lines.is_empty() {
+            return outcome;
+        }
+        let packed = pack_lines(lines.iter().map(Vec::as_slice), self.max_record_bytes);
+        if !packed.oversized.is_empty() {
+            // The plan dead-letters every line over the limit; reaching this
+            // is a bug, and the chunk is refused rather than cut.
+            outcome.result = Err(format!(
+                "{} lines over the Firehose record limit",
+                packed.oversized.len()
+            ));
+            return outcome;
+        }
+        let mut records = Vec::with_capacity(packed.records.len());
+        for plain in packed.records {
+            let id = chunk.part(self.destination, [plain.as_slice()]);
+            if done(&id) {
+                self.metrics.skipped_parts.get_or_create(&dest(self.destination)).inc();
+                continue;
+            }
+            let lines = plain.iter().filter(|&&b| b == b'\n').count() as u64;
+            let plain_bytes = plain.len() as u64;
+            let data = if self.gzip { gzip(&plain) } else { plain };
+            records.push(Packed {
+                id,
+                data,
+                lines,
+                plain_bytes,
+            });
+        }
+        let started = Instant::now();
+        for range in calls(&records.iter().map(|r| r.data.as_slice()).collect::<Vec<_>>()) {
+            let call = &records[range];
+            let (accepted, result) = self.put_with_retries(call).await;
+            outcome.accepted.extend(accepted.iter().map(|&i| call[i].id));
+            if let Err(e) = result {
+                self.metrics.failures.get_or_create(&dest(self.destination)).inc();
+                outcome.result = Err(format!("firehose {}: {e}", self.stream));
+                break;
+            }
+        }
+        self.metrics
+            .delivery_seconds
+            .get_or_create(&dest(self.destination))
+            .observe(started.elapsed().as_secs_f64());
+        outcome
+    }
+
+    /// One PutRecordBatch call and its retries. Returns the indices (into
+    /// `call`) accepted, and whether all were.
+    async fn put_with_retries(&self, call: &[Packed]) -> (Vec<usize>, Result<(), String>) {
+        let started = Instant::now();
+        let mut pending: Vec<usize> = (0..call.len()).collect();
+        let mut accepted = Vec::new();
+        let mut attempt = 1;
+        loop {
+            let err = match self.put(call, &pending).await {
+                Ok(failed) => {
+                    let (ok, failed): (Vec<usize>, Vec<usize>) = pending.iter().partition(|i| !failed.contains(i));
+                    self.count_accepted(call, &ok);
+                    accepted.extend(ok);
+                    if failed.is_empty() {
+                        return (accepted, Ok(()));
+                    }
+                    let err = CallError {
+                        transient: true,
+                        throttled: false,
+                        code: None,
+                        message: format!("{} of {} records failed", failed.len(), pending.len()),
+                    };
+                    pending = failed;
+                    err
+                }
+                Err(e) => e,
+            };
+            if err.throttled {
+                self.metrics.throttles.get_or_create(&dest(self.destination)).inc();
+            }
+            if !err.transient {
+                return (accepted, Err(err.message));
+            }
+            let Some(delay) = self.policy.next_delay_jittered(attempt, started.elapsed()) else {
+                return (
+                    accepted,
+                    Err(format!("gave up after {attempt} attempts: {}", err.message)),
+                );
+            };
+            tracing::warn!(stream = %self.stream, attempt, error = %err.message, "firehose: retrying");
+            self.metrics.retries.get_or_create(&dest(self.destination)).inc();
+            tokio::time::sleep(delay).await;
+            attempt += 1;
+        }
+    }
+
+    /// Sends `pending` records of `call`; returns the indices that failed.
+    async fn put(&self, call: &[Packed], pending: &[usize]) -> Result<Vec<usize>, CallError> {
+        let mut req = self.client.put_record_batch().delivery_stream_name(&self.stream);
+        for &i in pending {
+            let data = call.get(i).map(|r| r.data.clone()).unwrap_or_default();
+            let record = Record::builder().data(Blob::new(data)).build().map_err(|e| CallError {
+                transient: false,
+                throttled: false,
+                code: None,
+                message: e.to_string(),
+            })?;
+            req = req.records(record);
+        }
+        let resp = req.send().await.map_err(|e| CallError::from_sdk(&e))?;
+        let entries = resp.request_responses();
+        if entries.len() != pending.len() {
+            // Cannot tell which records landed: send them all again.
+            return Ok(pending.to_vec());
+        }
+        Ok(pending
+            .iter()
+            .zip(entries)
+            .filter(|(_, e)| e.error_code().is_some())
+            .map(|(&i, _)| i)
+            .collect())
+    }
+
+    fn count_accepted(&self, call: &[Packed], ok: &[usize]) {
+        let label = dest(self.destination);
+        for r in ok.iter().filter_map(|&i| call.get(i)) {
+            self.metrics.delivered_records.get_or_create(&label).inc_by(r.lines);
+            self.metrics.delivered_bytes.get_or_create(&label).inc_by(r.plain_bytes);
+            self.metrics.firehose_records.inc();
+            self.metrics.firehose_billed_units.inc_by(billed_units(r.data.len()));
+        }
+        if !ok.is_empty() {
+            self.metrics.batches.get_or_create(&label).inc();
+        }
+    }
+}
+
+fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4), flate2::Compression::fast());
+    // Writing to a Vec cannot fail.
+    let _ = e.write_all(data);
+    e.finish().unwrap_or_default()
+}

@@ -1,0 +1,79 @@
+//! `sink-proxy`: see `--help` and the README.
+
+use clap::Parser;
+use sink_proxy::config::{Cli, Config};
+use sink_proxy::proxy::Proxy;
+use std::process::ExitCode;
+use std::sync::Arc;
+
+#[tokio::main]
+async fn main() -> ExitCode {
+    init_tracing();
+    let cli = Cli::parse();
+    let file_text = match &cli.config {
+        None => None,
+        Some(path) => match std::fs::read_to_string(path) {
+            Ok(t) => Some(t),
+            Err(e) => {
+                eprintln!("sink-proxy: cannot read config file {}: {e}", path.display());
+                return ExitCode::from(2);
+            }
+        },
+    };
+    let config = match Config::new(cli, file_text.as_deref(), |k| std::env::var(k).ok()) {
+        Ok(c) => c,
+        Err(e) => {
+            eprintln!("sink-proxy: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let listener = match tokio::net::TcpListener::bind(config.listen).await {
+        Ok(l) => l,
+        Err(e) => {
+            eprintln!("sink-proxy: cannot listen on {}: {e}", config.listen);
+            return ExitCode::from(1);
+        }
+    };
+    tracing::info!(
+        listen = %config.listen,
+        log_group = config.cloudwatch.as_ref().map(|c| c.log_group.as_str()),
+        delivery_stream = config.firehose.as_ref().map(|f| f.delivery_stream.as_str()),
+        dead_letter_stream = config.dead_letter_stream.as_deref(),
+        "sink-proxy listening"
+    );
+    let proxy = Arc::new(Proxy::from_env(config).await);
+    sink_proxy::server::serve(listener, proxy, shutdown_signal()).await;
+    tracing::info!("sink-proxy stopped");
+    ExitCode::SUCCESS
+}
+
+/// SIGTERM (ECS stopping the task) or Ctrl-C.
+async fn shutdown_signal() {
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    tokio::select! {
+        () = term => {}
+        _ = tokio::signal::ctrl_c() => {}
+    }
+}
+
+/// `SINK_PROXY_LOG` filters (default `info`); `SINK_PROXY_LOG_FORMAT=json`
+/// writes one JSON object per line (CloudWatch Logs Insights reads its fields).
+fn init_tracing() {
+    let filter = tracing_subscriber::EnvFilter::try_from_env("SINK_PROXY_LOG")
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    if std::env::var("SINK_PROXY_LOG_FORMAT").is_ok_and(|f| f == "json") {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}

@@ -1,0 +1,178 @@
+//! Prometheus metrics (`GET /metrics`), one registry per proxy instance.
+
+use prometheus_client::encoding::text::encode;
+use prometheus_client::metrics::counter::Counter;
+use prometheus_client::metrics::family::Family;
+use prometheus_client::metrics::gauge::Gauge;
+use prometheus_client::metrics::histogram::{Histogram, exponential_buckets};
+use prometheus_client::registry::Registry;
+
+/// One label and its value.
+pub type Label = [(&'static str, &'static str); 1];
+type Counters = Family<Label, Counter>;
+type Histograms = Family<Label, Histogram, fn() -> Histogram>;
+
+pub fn dest(d: crate::delivered::Destination) -> Label {
+    [("destination", d.name())]
+}
+
+pub struct Metrics {
+    registry: Registry,
+    /// Answers by HTTP status.
+    pub requests: Family<[(&'static str, String); 1], Counter>,
+    pub records_in: Counter,
+    pub bytes_in: Counter,
+    pub delivered_records: Counters,
+    pub delivered_bytes: Counters,
+    /// Successful calls (PutRecordBatch, PutLogEvents).
+    pub batches: Counters,
+    pub retries: Counters,
+    pub throttles: Counters,
+    /// Deliveries given up for this request (the chunk is answered 503).
+    pub failures: Counters,
+    /// Parts skipped on a retried chunk because they were accepted before.
+    pub skipped_parts: Counters,
+    pub dead_letter_records: Counters,
+    pub cloudwatch_rejected_events: Counters,
+    pub firehose_records: Counter,
+    pub firehose_billed_units: Counter,
+    pub in_flight_requests: Gauge,
+    pub in_flight_bytes: Gauge,
+    pub delivery_seconds: Histograms,
+}
+
+impl Default for Metrics {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Metrics {
+    pub fn new() -> Self {
+        let mut r = Registry::with_prefix("sink_proxy");
+        let m = Self {
+            requests: Family::default(),
+            records_in: Counter::default(),
+            bytes_in: Counter::default(),
+            delivered_records: Counters::default(),
+            delivered_bytes: Counters::default(),
+            batches: Counters::default(),
+            retries: Counters::default(),
+            throttles: Counters::default(),
+            failures: Counters::default(),
+            skipped_parts: Counters::default(),
+            dead_letter_records: Counters::default(),
+            cloudwatch_rejected_events: Counters::default(),
+            firehose_records: Counter::default(),
+            firehose_billed_units: Counter::default(),
+            in_flight_requests: Gauge::default(),
+            in_flight_bytes: Gauge::default(),
+            delivery_seconds: Histograms::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 14))),
+            registry: Registry::default(),
+        };
+        r.register("requests", "HTTP answers by status", m.requests.clone());
+        r.register("records_in", "Records received (parsed or not)", m.records_in.clone());
+        r.register("bytes_in", "Request body bytes received, as sent", m.bytes_in.clone());
+        r.register(
+            "delivered_records",
+            "Records accepted by a destination",
+            m.delivered_records.clone(),
+        );
+        r.register(
+            "delivered_bytes",
+            "Bytes accepted by a destination",
+            m.delivered_bytes.clone(),
+        );
+        r.register(
+            "batches",
+            "Successful PutRecordBatch/PutLogEvents calls",
+            m.batches.clone(),
+        );
+        r.register("retries", "Calls retried", m.retries.clone());
+        r.register("throttles", "Calls throttled by AWS", m.throttles.clone());
+        r.register(
+            "failures",
+            "Deliveries given up for a request (answered 503)",
+            m.failures.clone(),
+        );
+        r.register(
+            "skipped_parts",
+            "Parts of a retried chunk accepted before, not sent again",
+            m.skipped_parts.clone(),
+        );
+        r.register(
+            "dead_letter_records",
+            "Records sent to the dead-letter stream, by reason",
+            m.dead_letter_records.clone(),
+        );
+        r.register(
+            "cloudwatch_rejected_events",
+            "Events CloudWatch Logs rejected (too old, too new, expired, invalid); still in Firehose",
+            m.cloudwatch_rejected_events.clone(),
+        );
+        r.register("firehose_records", "Firehose records sent", m.firehose_records.clone());
+        r.register(
+            "firehose_billed_units",
+            "5 KiB units the Firehose records sent are billed as",
+            m.firehose_billed_units.clone(),
+        );
+        r.register(
+            "in_flight_requests",
+            "Requests being handled",
+            m.in_flight_requests.clone(),
+        );
+        r.register(
+            "in_flight_bytes",
+            "Body bytes held by requests being handled",
+            m.in_flight_bytes.clone(),
+        );
+        r.register(
+            "delivery_seconds",
+            "Time to deliver a request's share to a destination",
+            m.delivery_seconds.clone(),
+        );
+        Self { registry: r, ..m }
+    }
+
+    /// The Prometheus text exposition.
+    pub fn render(&self) -> String {
+        let mut out = String::new();
+        // Writing to a String cannot fail.
+        let _ = encode(&mut out, &self.registry);
+        out
+    }
+
+    /// A counter's value, for tests and the demo summary.
+    pub fn get(family: &Counters, label: Label) -> u64 {
+        family.get_or_create(&label).get()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::delivered::Destination;
+
+    #[test]
+    fn renders_prometheus_text() {
+        let m = Metrics::new();
+        m.records_in.inc_by(3);
+        m.delivered_records
+            .get_or_create(&dest(Destination::Firehose))
+            .inc_by(2);
+        m.delivery_seconds
+            .get_or_create(&dest(Destination::CloudWatch))
+            .observe(0.02);
+        let text = m.render();
+        assert!(text.contains("sink_proxy_records_in_total 3"), "{text}");
+        assert!(
+            text.contains(r#"sink_proxy_delivered_records_total{destination="firehose"} 2"#),
+            "{text}"
+        );
+        assert!(
+            text.contains(r#"sink_proxy_delivery_seconds_count{destination="cloudwatch_logs"} 1"#),
+            "{text}"
+        );
+        assert!(text.ends_with("# EOF\n"));
+    }
+}

@@ -1,0 +1,194 @@
+//! What a chunk becomes, decided before anything is sent: every record's
+//! Firehose line, the marked records' CloudWatch events per stream, and the
+//! dead letters. Pure and deterministic (the clock is an argument), so the
+//! routing is unit-tested and a retried chunk plans to the same parts.
+
+use crate::cloudwatch::batch::LogEvent;
+use crate::deadletter::{self, Reason};
+use crate::ingest::decode::Decoded;
+use crate::route::{self, Mark, MessageFormat, StreamTemplate};
+use std::collections::BTreeMap;
+
+/// The routing settings a plan needs.
+#[derive(Debug, Clone)]
+pub struct Routing {
+    pub mark: Mark,
+    /// CloudWatch Logs: the stream template and the message shape.
+    pub cloudwatch: Option<(StreamTemplate, MessageFormat)>,
+    /// Firehose: the largest record. `None`: no Firehose stream for records.
+    pub firehose_record_bytes: Option<usize>,
+}
+
+#[derive(Debug, Default, PartialEq)]
+pub struct Plan {
+    /// Records in the chunk (good ones; bad ones are in `dead`).
+    pub records: usize,
+    /// Records carrying the error mark.
+    pub marked: usize,
+    /// One line (no newline) per record for Firehose, in arrival order.
+    pub firehose_lines: Vec<Vec<u8>>,
+    /// CloudWatch events per stream name, in arrival order.
+    pub cloudwatch: BTreeMap<String, Vec<LogEvent>>,
+    /// Dead-letter lines, in order.
+    pub dead_letter_lines: Vec<Vec<u8>>,
+    /// Dead-lettered records (not lines) per reason.
+    pub dead: BTreeMap<Reason, usize>,
+}
+
+impl Plan {
+    /// Plans a decoded chunk. Records without a timestamp get `now_ms`.
+    pub fn new(decoded: Decoded, tag: &str, routing: &Routing, now_ms: i64) -> Self {
+        let mut plan = Plan::default();
+        for bad in decoded.bad {
+            plan.dead_letter(Reason::Unparseable, &bad.error, tag, &bad.raw);
+        }
+        for record in decoded.records {
+            plan.records += 1;
+            if let Some(max) = routing.firehose_record_bytes {
+                let line = route::firehose_line(&record.fields);
+                if line.len() < max {
+                    plan.firehose_lines.push(line);
+                } else {
+                    let why = format!("a line of {} bytes is over the Firehose record limit", line.len());
+                    plan.dead_letter(Reason::Oversized, &why, tag, &line);
+                }
+            }
+            if routing.mark.is_marked(&record.fields) {
+                plan.marked += 1;
+                if let Some((template, message)) = &routing.cloudwatch {
+                    plan.cloudwatch
+                        .entry(template.render(&record.fields, tag))
+                        .or_default()
+                        .push(LogEvent {
+                            timestamp: record.timestamp_ms.unwrap_or(now_ms),
+                            message: message.render(&record.fields),
+                        });
+                }
+            }
+        }
+        plan
+    }
+
+    /// A body that cannot be decoded (corrupt gzip, unknown encoding): all of
+    /// it is a dead letter (it may hold records, nothing can tell which).
+    pub fn undecodable(body: &[u8], why: &str, tag: &str) -> Self {
+        let mut plan = Plan::default();
+        plan.dead_letter(Reason::Undecodable, why, tag, body);
+        plan
+    }
+
+    fn dead_letter(&mut self, reason: Reason, error: &str, tag: &str, raw: &[u8]) {
+        *self.dead.entry(reason).or_default() += 1;
+        self.dead_letter_lines
+            .extend(deadletter::lines(reason, error, tag, raw));
+    }
+
+    pub fn dead_total(&self) -> usize {
+        self.dead.values().sum()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::ingest::decode::{Format, decode};
+
+    fn routing() -> Routing {
+        Routing {
+            mark: Mark::default(),
+            cloudwatch: Some((
+                StreamTemplate::parse("{container_name}").unwrap(),
+                MessageFormat::Key("log".into()),
+            )),
+            firehose_record_bytes: Some(crate::firehose::batch::MAX_RECORD_BYTES),
+        }
+    }
+
+    const BODY: &[u8] = br#"{"date":1.5,"container_name":"web","log":"GET / 200"}
+{"date":2.0,"container_name":"web","log":"ERROR boom","log_class":"error"}
+{"container_name":"worker","log":"FATAL x","log_class":"error"}
+{"log":
+{"date":3,"container_name":"web","log":"ok"}
+"#;
+
+    #[test]
+    fn every_record_to_firehose_marked_ones_to_their_stream_bad_ones_dead_lettered() {
+        let p = Plan::new(
+            decode(BODY, Format::JsonLines, "date"),
+            "web-firelens-1",
+            &routing(),
+            99,
+        );
+        assert_eq!((p.records, p.marked, p.dead_total()), (4, 2, 1));
+        assert_eq!(p.firehose_lines.len(), 4);
+        assert_eq!(
+            p.firehose_lines[1],
+            br#"{"date":2.0,"container_name":"web","log":"ERROR boom","log_class":"error"}"#
+        );
+        let streams: Vec<(&str, Vec<(i64, &str)>)> = p
+            .cloudwatch
+            .iter()
+            .map(|(s, evs)| {
+                (
+                    s.as_str(),
+                    evs.iter().map(|e| (e.timestamp, e.message.as_str())).collect(),
+                )
+            })
+            .collect();
+        assert_eq!(
+            streams,
+            vec![("web", vec![(2000, "ERROR boom")]), ("worker", vec![(99, "FATAL x")])]
+        );
+        assert_eq!(p.dead[&Reason::Unparseable], 1);
+        assert_eq!(p.dead_letter_lines.len(), 1);
+        let dl: serde_json::Value = serde_json::from_slice(&p.dead_letter_lines[0]).unwrap();
+        assert_eq!(dl["raw"], r#"{"log":"#);
+        assert_eq!(dl["tag"], "web-firelens-1");
+    }
+
+    #[test]
+    fn one_destination_only() {
+        let mut r = routing();
+        r.firehose_record_bytes = None;
+        let p = Plan::new(decode(BODY, Format::JsonLines, "date"), "t", &r, 0);
+        assert!(p.firehose_lines.is_empty());
+        assert_eq!(p.cloudwatch.values().map(Vec::len).sum::<usize>(), 2);
+        let mut r = routing();
+        r.cloudwatch = None;
+        let p = Plan::new(decode(BODY, Format::JsonLines, "date"), "t", &r, 0);
+        assert_eq!((p.firehose_lines.len(), p.marked, p.cloudwatch.len()), (4, 2, 0));
+    }
+
+    #[test]
+    fn a_record_over_the_firehose_limit_is_dead_lettered_in_parts_not_lost() {
+        let mut r = routing();
+        r.firehose_record_bytes = Some(1024);
+        let big = format!(r#"{{"log":"{}"}}"#, "x".repeat(2000));
+        let p = Plan::new(decode(big.as_bytes(), Format::JsonLines, "date"), "t", &r, 0);
+        assert!(p.firehose_lines.is_empty());
+        assert_eq!(p.dead[&Reason::Oversized], 1);
+        let raw: String = p
+            .dead_letter_lines
+            .iter()
+            .map(|l| {
+                serde_json::from_slice::<serde_json::Value>(l).unwrap()["raw"]
+                    .as_str()
+                    .unwrap()
+                    .to_owned()
+            })
+            .collect();
+        assert_eq!(raw, big);
+    }
+
+    #[test]
+    fn same_chunk_same_plan() {
+        let a = Plan::new(decode(BODY, Format::JsonLines, "date"), "t", &routing(), 5);
+        let b = Plan::new(decode(BODY, Format::JsonLines, "date"), "t", &routing(), 5);
+        assert_eq!(a, b);
+        let g = Plan::undecodable(b"\x1f\x8bxx", "corrupt gzip", "t");
+        assert_eq!(
+            (g.records, g.dead[&Reason::Undecodable], g.dead_letter_lines.len()),
+            (0, 1, 1)
+        );
+    }
+}

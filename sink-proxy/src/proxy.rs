@@ -1,0 +1,231 @@
+//! One chunk from Fluent Bit, from body to answer: decode, plan, deliver to
+//! every destination at once, and say whether all of it was accepted.
+
+use crate::cloudwatch::sink::CloudWatchSink;
+use crate::config::Config;
+use crate::delivered::{ChunkId, Delivered, Destination, PartId};
+use crate::firehose::batch::MAX_RECORD_BYTES;
+use crate::firehose::sink::FirehoseSink;
+use crate::ingest::decode::{BodyError, Format, decode, gunzip_limited};
+use crate::metrics::Metrics;
+use crate::outcome::Outcome;
+use crate::plan::{Plan, Routing};
+use std::borrow::Cow;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant, SystemTime};
+
+pub struct Proxy {
+    pub config: Config,
+    routing: Routing,
+    firehose: Option<FirehoseSink>,
+    dead_letter: Option<FirehoseSink>,
+    cloudwatch: Option<CloudWatchSink>,
+    delivered: Mutex<Delivered>,
+    pub metrics: Arc<Metrics>,
+}
+
+/// How a chunk was received.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    Identity,
+    Gzip,
+    /// A Content-Encoding this proxy cannot decode.
+    Other,
+}
+
+/// A chunk all of whose records were accepted by their destinations.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Accepted {
+    pub records: usize,
+    pub marked: usize,
+    pub dead_letters: usize,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ChunkError {
+    /// Decompressed, the body is over the limit (413).
+    TooLarge { limit: usize },
+    /// Some part was not accepted; Fluent Bit must send the chunk again (503).
+    Unavailable(String),
+}
+
+impl Proxy {
+    /// Clients from the standard AWS configuration chain.
+    pub async fn from_env(config: Config) -> Self {
+        let sdk = crate::aws::sdk_config(
+            config.region.clone(),
+            Duration::from_secs(config.delivery.attempt_timeout_secs),
+        )
+        .await;
+        Self::new(config, &sdk)
+    }
+
+    pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Self {
+        let metrics = Arc::new(Metrics::new());
+        let policy = config.delivery.retry_policy();
+        let firehose_client = aws_sdk_firehose::Client::new(sdk);
+        let firehose_sink = |stream: &str, destination, max_record_bytes, gzip| FirehoseSink {
+            client: firehose_client.clone(),
+            stream: stream.to_owned(),
+            destination,
+            max_record_bytes,
+            gzip,
+            policy: policy.clone(),
+            metrics: metrics.clone(),
+        };
+        let firehose = config
+            .firehose
+            .as_ref()
+            .map(|f| firehose_sink(&f.delivery_stream, Destination::Firehose, f.max_record_bytes, f.gzip));
+        // Dead letters are rare and must be readable as they are: no gzip,
+        // and the full record size (an oversized record's parts need it).
+        let dead_letter = config
+            .dead_letter_stream
+            .as_deref()
+            .map(|s| firehose_sink(s, Destination::DeadLetter, MAX_RECORD_BYTES, false));
+        let cloudwatch = config.cloudwatch.as_ref().map(|c| {
+            CloudWatchSink::new(
+                aws_sdk_cloudwatchlogs::Client::new(sdk),
+                c.log_group.clone(),
+                c.retention_days,
+                c.max_event_bytes,
+                policy.clone(),
+                metrics.clone(),
+            )
+        });
+        let delivered = Delivered::new(
+            config.delivery.remember_parts,
+            Duration::from_secs(config.delivery.remember_secs),
+        );
+        Self {
+            routing: config.routing(),
+            config,
+            firehose,
+            dead_letter,
+            cloudwatch,
+            delivered: Mutex::new(delivered),
+            metrics,
+        }
+    }
+
+    /// Handles one chunk. `Ok` only when every record reached every
+    /// destination it is routed to (or, if it could not be read, the
+    /// dead-letter place).
+    pub async fn chunk(
+        &self,
+        tag: &str,
+        content_type: Option<&str>,
+        encoding: Encoding,
+        body: &[u8],
+    ) -> Result<Accepted, ChunkError> {
+        self.metrics.bytes_in.inc_by(body.len() as u64);
+        let limit = self.config.ingest.max_decoded_bytes;
+        let plain: Result<Cow<[u8]>, &str> = match encoding {
+            Encoding::Identity => Ok(Cow::Borrowed(body)),
+            Encoding::Gzip => match gunzip_limited(body, limit) {
+                Err(BodyError::TooLarge { limit }) => return Err(ChunkError::TooLarge { limit }),
+                Ok(Some(plain)) => Ok(Cow::Owned(plain)),
+                Ok(None) => Err("the body does not decompress as gzip"),
+            },
+            Encoding::Other => Err("unsupported Content-Encoding"),
+        };
+        // A retry of the chunk has the same tag and records; the id is taken
+        // after decompression so that compression details cannot change it.
+        let (plan, chunk) = match &plain {
+            Ok(plain) => {
+                let format = content_type
+                    .and_then(Format::from_content_type)
+                    .unwrap_or_else(|| Format::sniff(plain));
+                let decoded = decode(plain, format, &self.config.ingest.date_key);
+                (
+                    Plan::new(decoded, tag, &self.routing, now_ms()),
+                    ChunkId::new(tag, plain),
+                )
+            }
+            Err(why) => (Plan::undecodable(body, why, tag), ChunkId::new(tag, body)),
+        };
+        self.metrics
+            .records_in
+            .inc_by((plan.records + plan.dead_total()) as u64);
+        self.deliver(plan, &chunk).await
+    }
+
+    async fn deliver(&self, plan: Plan, chunk: &ChunkId) -> Result<Accepted, ChunkError> {
+        let done = |id: &PartId| {
+            let now = Instant::now();
+            self.delivered.lock().is_ok_and(|mut d| d.contains(id, now))
+        };
+        let accepted = Accepted {
+            records: plan.records,
+            marked: plan.marked,
+            dead_letters: plan.dead_total(),
+        };
+        let firehose = async {
+            match &self.firehose {
+                Some(s) => s.deliver(&plan.firehose_lines, chunk, done).await,
+                None => Outcome::default(),
+            }
+        };
+        let cloudwatch = async {
+            match &self.cloudwatch {
+                Some(s) => s.deliver(plan.cloudwatch.clone(), chunk, done).await,
+                None => Outcome::default(),
+            }
+        };
+        let dead = async {
+            match &self.dead_letter {
+                Some(s) => {
+                    let o = s.deliver(&plan.dead_letter_lines, chunk, done).await;
+                    // Counted in the attempt that sends them, not in a retry
+                    // that finds them sent already.
+                    if o.complete() && !o.accepted.is_empty() {
+                        self.count_dead(&plan);
+                    }
+                    o
+                }
+                None => {
+                    // No Firehose stream at all: the proxy's own log is the
+                    // dead-letter place.
+                    for line in &plan.dead_letter_lines {
+                        tracing::error!(dead_letter = %String::from_utf8_lossy(line), "dead letter (no Firehose stream configured)");
+                    }
+                    self.count_dead(&plan);
+                    Outcome::default()
+                }
+            }
+        };
+        let (firehose, cloudwatch, dead) = tokio::join!(firehose, cloudwatch, dead);
+        let outcomes = [firehose, cloudwatch, dead];
+        if outcomes.iter().all(Outcome::complete) {
+            return Ok(accepted);
+        }
+        // Remember what was accepted, so the retry sends only the rest.
+        let now = Instant::now();
+        if let Ok(mut d) = self.delivered.lock() {
+            for id in outcomes.iter().flat_map(|o| &o.accepted) {
+                d.record(*id, now);
+            }
+        }
+        let why: Vec<&str> = outcomes
+            .iter()
+            .filter_map(|o| o.result.as_ref().err())
+            .map(String::as_str)
+            .collect();
+        Err(ChunkError::Unavailable(why.join("; ")))
+    }
+
+    fn count_dead(&self, plan: &Plan) {
+        for (reason, n) in &plan.dead {
+            self.metrics
+                .dead_letter_records
+                .get_or_create(&[("reason", reason.name())])
+                .inc_by(*n as u64);
+        }
+    }
+}
+
+fn now_ms() -> i64 {
+    SystemTime::now()
+        .duration_since(SystemTime::UNIX_EPOCH)
+        .map_or(0, |d| d.as_millis() as i64)
+}

@@ -1,0 +1,194 @@
+//! The HTTP side: Fluent Bit's `http` output posts chunks here.
+//!
+//! Status codes follow what Fluent Bit does with them (out_http): 2xx, the
+//! chunk is done; 408, 429 and 5xx, it is sent again later; any other 4xx, it
+//! is dropped for good. So 4xx is used only for requests that are not log
+//! deliveries or can never succeed (wrong path or method, bad token, over
+//! the size limit); everything transient is 503 (429 when the proxy itself
+//! is full).
+
+use crate::metrics::Metrics;
+use crate::proxy::{ChunkError, Encoding, Proxy};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use hyper::body::Incoming;
+use hyper::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
+use hyper::service::service_fn;
+use hyper::{Method, Request, Response, StatusCode};
+use hyper_util::rt::{TokioIo, TokioTimer};
+use hyper_util::server::graceful::GracefulShutdown;
+use std::convert::Infallible;
+use std::future::Future;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::sync::Semaphore;
+
+/// Slow clients: the request head must arrive within this.
+const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
+
+struct Server {
+    proxy: Arc<Proxy>,
+    /// Admission: requests being handled, and the body bytes they hold.
+    requests: Semaphore,
+    bytes: Semaphore,
+}
+
+/// Serves until `shutdown` completes, then stops accepting and gives the
+/// requests being handled `delivery.shutdown_grace_secs` to finish.
+pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
+    let d = &proxy.config.delivery;
+    let grace = Duration::from_secs(d.shutdown_grace_secs);
+    let server = Arc::new(Server {
+        requests: Semaphore::new(d.max_in_flight_requests),
+        bytes: Semaphore::new(d.max_in_flight_bytes.min(Semaphore::MAX_PERMITS)),
+        proxy,
+    });
+    let mut http = hyper::server::conn::http1::Builder::new();
+    http.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+    let graceful = GracefulShutdown::new();
+    tokio::pin!(shutdown);
+    loop {
+        tokio::select! {
+            accepted = listener.accept() => {
+                let stream = match accepted {
+                    Ok((stream, _)) => stream,
+                    Err(e) => {
+                        // Out of file descriptors, say: pause instead of spinning.
+                        tracing::warn!(error = %e, "accept failed");
+                        tokio::time::sleep(Duration::from_millis(50)).await;
+                        continue;
+                    }
+                };
+                let server = server.clone();
+                let service = service_fn(move |req| {
+                    let server = server.clone();
+                    async move { Ok::<_, Infallible>(server.handle(req).await) }
+                });
+                let conn = graceful.watch(http.serve_connection(TokioIo::new(stream), service));
+                tokio::spawn(async move {
+                    if let Err(e) = conn.await {
+                        tracing::debug!(error = %e, "connection ended with an error");
+                    }
+                });
+            }
+            () = &mut shutdown => break,
+        }
+    }
+    drop(listener);
+    tracing::info!(
+        grace_secs = grace.as_secs(),
+        "shutting down: no new connections, finishing requests in flight"
+    );
+    if tokio::time::timeout(grace, graceful.shutdown()).await.is_err() {
+        tracing::warn!("shutdown grace passed with requests still in flight; Fluent Bit will send them again");
+    }
+}
+
+type Answer = Response<Full<Bytes>>;
+
+impl Server {
+    async fn handle(&self, req: Request<Incoming>) -> Answer {
+        let ingest_path = self.proxy.config.ingest.path.as_str();
+        let answer = match (req.method(), req.uri().path()) {
+            (&Method::POST, p) if p == ingest_path => self.ingest(req).await,
+            (_, p) if p == ingest_path => text(StatusCode::METHOD_NOT_ALLOWED, "POST log chunks here\n"),
+            (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+            (&Method::GET, "/metrics") => {
+                let mut r = text(StatusCode::OK, &self.proxy.metrics.render());
+                r.headers_mut().insert(
+                    CONTENT_TYPE,
+                    HeaderValue::from_static("application/openmetrics-text; version=1.0.0; charset=utf-8"),
+                );
+                r
+            }
+            _ => text(StatusCode::NOT_FOUND, "not found\n"),
+        };
+        count(&self.proxy.metrics, answer.status());
+        answer
+    }
+
+    async fn ingest(&self, req: Request<Incoming>) -> Answer {
+        let cfg = &self.proxy.config.ingest;
+        if let Some((name, value)) = &self.proxy.config.token
+            && req.headers().get(name).map(HeaderValue::as_bytes) != Some(value.as_bytes())
+        {
+            return text(StatusCode::UNAUTHORIZED, "missing or wrong token header\n");
+        }
+        let declared = req
+            .headers()
+            .get(CONTENT_LENGTH)
+            .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
+        if declared.is_some_and(|n| n > cfg.max_body_bytes) {
+            return too_large(cfg.max_body_bytes);
+        }
+        let Ok(_request) = self.requests.try_acquire() else {
+            return text(StatusCode::TOO_MANY_REQUESTS, "busy, retry later\n");
+        };
+        let header = |name| {
+            req.headers()
+                .get(name)
+                .and_then(|v: &HeaderValue| v.to_str().ok())
+                .map(str::to_owned)
+        };
+        let tag = header(cfg.tag_header.as_str()).unwrap_or_default();
+        let content_type = header(CONTENT_TYPE.as_str());
+        let encoding = match header(CONTENT_ENCODING.as_str()).map(|e| e.trim().to_ascii_lowercase()) {
+            None => Encoding::Identity,
+            Some(e) if e.is_empty() || e == "identity" => Encoding::Identity,
+            Some(e) if e == "gzip" || e == "x-gzip" => Encoding::Gzip,
+            Some(_) => Encoding::Other,
+        };
+        let limited = Limited::new(req.into_body(), cfg.max_body_bytes);
+        let body = match tokio::time::timeout(Duration::from_secs(cfg.body_timeout_secs), limited.collect()).await {
+            Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "body too slow\n"),
+            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return too_large(cfg.max_body_bytes),
+            // The client went away mid-body: it will not read an answer.
+            Ok(Err(e)) => return text(StatusCode::BAD_REQUEST, &format!("reading the body: {e}\n")),
+            Ok(Ok(b)) => b.to_bytes(),
+        };
+        let Ok(_bytes) = self
+            .bytes
+            .try_acquire_many(u32::try_from(body.len()).unwrap_or(u32::MAX))
+        else {
+            return text(StatusCode::TOO_MANY_REQUESTS, "busy, retry later\n");
+        };
+        let m = &self.proxy.metrics;
+        m.in_flight_requests.inc();
+        m.in_flight_bytes.inc_by(body.len() as i64);
+        let result = self.proxy.chunk(&tag, content_type.as_deref(), encoding, &body).await;
+        m.in_flight_requests.dec();
+        m.in_flight_bytes.dec_by(body.len() as i64);
+        match result {
+            Ok(a) => {
+                let summary = format!(
+                    "{{\"records\":{},\"errors\":{},\"dead_letters\":{}}}\n",
+                    a.records, a.marked, a.dead_letters
+                );
+                let mut r = text(StatusCode::OK, &summary);
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                r
+            }
+            Err(ChunkError::TooLarge { limit }) => too_large(limit),
+            Err(ChunkError::Unavailable(why)) => {
+                tracing::warn!(%tag, error = %why, "chunk not fully delivered; answering 503 so Fluent Bit retries it");
+                text(StatusCode::SERVICE_UNAVAILABLE, &format!("{why}\n"))
+            }
+        }
+    }
+}
+
+fn text(status: StatusCode, body: &str) -> Answer {
+    let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
+    *r.status_mut() = status;
+    r
+}
+
+fn too_large(limit: usize) -> Answer {
+    text(StatusCode::PAYLOAD_TOO_LARGE, &format!("body over {limit} bytes\n"))
+}
+
+fn count(m: &Metrics, status: StatusCode) {
+    m.requests.get_or_create(&[("code", status.as_u16().to_string())]).inc();
+}
