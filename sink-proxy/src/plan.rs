@@ -45,7 +45,10 @@ impl Plan {
         for record in decoded.records {
             plan.records += 1;
             if let Some(max) = routing.firehose_record_bytes {
-                let line = route::firehose_line(&record.fields);
+                let line = match record.raw {
+                    Some(raw) => raw,
+                    None => route::firehose_line(&record.fields),
+                };
                 if line.len() < max {
                     plan.firehose_lines.push(line);
                 } else {

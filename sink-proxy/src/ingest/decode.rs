@@ -16,6 +16,9 @@ pub struct Record {
     /// From the date key (`json_date_key`, default `date`, seconds as a
     /// double) or the msgpack event time, in milliseconds since the epoch.
     pub timestamp_ms: Option<i64>,
+    /// The record's own bytes when it arrived as one JSON line: archived as
+    /// they came, not re-serialised.
+    pub raw: Option<Vec<u8>>,
 }
 
 /// Bytes that could not be read as a record, and why.
@@ -99,7 +102,18 @@ fn decode_json_lines(body: &[u8], date_key: &str, out: &mut Decoded) {
         if line.iter().all(u8::is_ascii_whitespace) {
             continue;
         }
-        // A line holding several objects (json_stream) is read as a stream.
+        // The usual case, one object per line, keeps its bytes. A line with
+        // several objects (json_stream) or an error goes the general way.
+        let line = line.trim_ascii();
+        if let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(line) {
+            let timestamp_ms = fields.get(date_key).and_then(seconds_to_ms);
+            out.records.push(Record {
+                fields,
+                timestamp_ms,
+                raw: Some(line.to_vec()),
+            });
+            continue;
+        }
         decode_json(line, date_key, out);
     }
 }
@@ -133,7 +147,11 @@ fn push_value(v: Value, date_key: &str, time_ms: Option<i64>, out: &mut Decoded)
     match v {
         Value::Object(fields) => {
             let timestamp_ms = time_ms.or_else(|| fields.get(date_key).and_then(seconds_to_ms));
-            out.records.push(Record { fields, timestamp_ms });
+            out.records.push(Record {
+                fields,
+                timestamp_ms,
+                raw: None,
+            });
         }
         other => out
             .bad
@@ -198,6 +216,7 @@ fn event_to_record(event: rmpv::Value) -> Option<Record> {
     Some(Record {
         fields,
         timestamp_ms: event_time_ms(&time),
+        raw: None,
     })
 }
 
@@ -269,6 +288,10 @@ mod tests {
         assert_eq!(logs, ["a", "c"]);
         assert_eq!(d.records[0].timestamp_ms, Some(1_795_532_400_500));
         assert_eq!(d.records[1].timestamp_ms, Some(1_795_532_401_250));
+        assert_eq!(
+            d.records[0].raw.as_deref(),
+            Some(br#"{"date":1795532400.5,"log":"a"}"#.as_slice())
+        );
         assert_eq!(d.bad.len(), 2);
         assert_eq!(d.bad[0].raw, b"{\"log\":\"b\"");
         assert!(d.bad[0].error.contains("invalid JSON"));

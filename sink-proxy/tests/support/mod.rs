@@ -1,0 +1,171 @@
+//! Test support: the proxy in-process, a moto server, a fault-injecting fake
+//! AWS endpoint, and a client that posts like Fluent Bit's `http` output.
+//! Everything listens on 127.0.0.1 only.
+#![allow(dead_code)] // each test file uses a part
+
+pub mod fake_aws;
+pub mod moto;
+
+use bytes::Bytes;
+use clap::Parser;
+use http_body_util::{BodyExt, Full};
+use hyper_util::client::legacy::Client;
+use hyper_util::rt::TokioExecutor;
+use sink_proxy::config::{Cli, Config};
+use sink_proxy::proxy::Proxy;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// SDK settings for a local endpoint: fixed test credentials and region.
+pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
+    aws_config::defaults(aws_config::BehaviorVersion::latest())
+        .endpoint_url(endpoint)
+        .region(aws_config::Region::new("us-east-1"))
+        .credentials_provider(aws_sdk_firehose::config::Credentials::new(
+            "test", "test", None, None, "tests",
+        ))
+        .retry_config(aws_config::retry::RetryConfig::disabled())
+        .timeout_config(
+            aws_config::timeout::TimeoutConfig::builder()
+                .operation_attempt_timeout(Duration::from_secs(10))
+                .build(),
+        )
+        .load()
+        .await
+}
+
+/// A proxy serving on an ephemeral loopback port; stopped when dropped.
+pub struct RunningProxy {
+    pub addr: SocketAddr,
+    pub proxy: Arc<Proxy>,
+    stop: Option<tokio::sync::oneshot::Sender<()>>,
+    task: Option<tokio::task::JoinHandle<()>>,
+}
+
+impl RunningProxy {
+    /// `args` as on the command line, `file` as the TOML config file.
+    pub async fn start(args: &[&str], file: &str, sdk: &aws_config::SdkConfig) -> Self {
+        let cli = Cli::try_parse_from(std::iter::once("sink-proxy").chain(args.iter().copied())).unwrap();
+        let config = Config::new(cli, Some(file), |k| (k == "TEST_TOKEN").then(|| "s3cret".to_owned())).unwrap();
+        let proxy = Arc::new(Proxy::new(config, sdk));
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+        let task = tokio::spawn(sink_proxy::server::serve(listener, proxy.clone(), async {
+            let _ = stopped.await;
+        }));
+        Self {
+            addr,
+            proxy,
+            stop: Some(stop),
+            task: Some(task),
+        }
+    }
+
+    /// Stops accepting and waits for requests in flight (the SIGTERM path).
+    pub async fn shutdown(mut self) {
+        if let Some(s) = self.stop.take() {
+            let _ = s.send(());
+        }
+        if let Some(t) = self.task.take() {
+            t.await.unwrap();
+        }
+    }
+
+    pub fn metric(&self, name: &str) -> u64 {
+        metric_value(&self.proxy.metrics.render(), name)
+    }
+}
+
+impl Drop for RunningProxy {
+    fn drop(&mut self) {
+        if let Some(t) = self.task.take() {
+            t.abort();
+        }
+    }
+}
+
+/// The value of one sample (`name` with its labels, as rendered), 0 if absent.
+pub fn metric_value(text: &str, name: &str) -> u64 {
+    text.lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .next()
+        .unwrap_or(0)
+}
+
+pub struct Answer {
+    pub status: u16,
+    pub body: String,
+}
+
+/// Posts a body the way Fluent Bit's `http` output does.
+pub async fn post(addr: SocketAddr, path: &str, headers: &[(&str, &str)], body: Vec<u8>) -> Answer {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let mut req = hyper::Request::post(format!("http://{addr}{path}"));
+    for (k, v) in headers {
+        req = req.header(*k, *v);
+    }
+    let resp = client
+        .request(req.body(Full::new(Bytes::from(body))).unwrap())
+        .await
+        .unwrap();
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.unwrap().to_bytes();
+    Answer {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    }
+}
+
+pub async fn get(addr: SocketAddr, path: &str) -> Answer {
+    try_get(addr, path).await.unwrap()
+}
+
+/// A GET that reports connection errors instead of panicking (readiness).
+pub async fn try_get(addr: SocketAddr, path: &str) -> Result<Answer, String> {
+    let client = Client::builder(TokioExecutor::new()).build_http::<Full<Bytes>>();
+    let uri = format!("http://{addr}{path}").parse().map_err(|e| format!("{e}"))?;
+    let resp = client.get(uri).await.map_err(|e| e.to_string())?;
+    let status = resp.status().as_u16();
+    let body = resp.into_body().collect().await.map_err(|e| e.to_string())?.to_bytes();
+    Ok(Answer {
+        status,
+        body: String::from_utf8_lossy(&body).into_owned(),
+    })
+}
+
+/// Posts a json_lines chunk, gzip-compressed, with its tag, as the shipped
+/// Fluent Bit settings do.
+pub async fn post_chunk(addr: SocketAddr, tag: &str, lines: &[String]) -> Answer {
+    let mut body = lines.join("\n");
+    body.push('\n');
+    post(
+        addr,
+        "/",
+        &[
+            ("Content-Type", "application/x-ndjson"),
+            ("Content-Encoding", "gzip"),
+            ("X-Fluent-Tag", tag),
+        ],
+        gzip(body.as_bytes()),
+    )
+    .await
+}
+
+pub fn gzip(data: &[u8]) -> Vec<u8> {
+    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    e.write_all(data).unwrap();
+    e.finish().unwrap()
+}
+
+/// Seconds since the epoch, as Fluent Bit's `json_date_key` sends them.
+pub fn now_secs() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
