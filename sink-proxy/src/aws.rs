@@ -14,19 +14,24 @@ use std::time::Duration;
 
 /// Shared SDK settings: region and credentials from the standard chain (ECS
 /// task role; `AWS_ENDPOINT_URL` points it at a local endpoint in tests).
-pub async fn sdk_config(region: Option<String>, attempt_timeout: Duration) -> aws_config::SdkConfig {
-    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .retry_config(RetryConfig::disabled())
-        .timeout_config(
-            TimeoutConfig::builder()
-                .connect_timeout(Duration::from_secs(5))
-                .operation_attempt_timeout(attempt_timeout)
-                .build(),
-        );
+pub async fn sdk_config(region: Option<String>) -> aws_config::SdkConfig {
+    let mut loader = aws_config::defaults(aws_config::BehaviorVersion::latest());
     if let Some(r) = region {
         loader = loader.region(aws_config::Region::new(r));
     }
     loader.load().await
+}
+
+/// Timeouts and retry settings of every client the proxy builds: one attempt
+/// is bounded by `attempt_timeout`, and the SDK does not retry by itself.
+pub fn call_settings(attempt_timeout: Duration) -> (TimeoutConfig, RetryConfig) {
+    (
+        TimeoutConfig::builder()
+            .connect_timeout(Duration::from_secs(5))
+            .operation_attempt_timeout(attempt_timeout)
+            .build(),
+        RetryConfig::disabled(),
+    )
 }
 
 /// A failed AWS call, classified.

@@ -59,6 +59,8 @@ pub struct IngestFile {
     /// Path Fluent Bit posts to (its `uri`).
     pub path: String,
     pub max_body_bytes: usize,
+    /// A request's head must arrive within this (slow clients are cut off).
+    pub header_timeout_secs: u64,
     /// A request body must arrive within this (slow clients get 408).
     pub body_timeout_secs: u64,
     pub max_decoded_bytes: usize,
@@ -76,6 +78,7 @@ impl Default for IngestFile {
     fn default() -> Self {
         Self {
             path: "/".into(),
+            header_timeout_secs: 10,
             body_timeout_secs: 30,
             max_body_bytes: 16 << 20,
             max_decoded_bytes: 64 << 20,
@@ -215,8 +218,8 @@ impl Config {
         if !ingest.path.starts_with('/') {
             return Err(format!("ingest.path {:?} must start with '/'", ingest.path));
         }
-        if ingest.body_timeout_secs == 0 {
-            return Err("ingest.body_timeout_secs must be above 0".into());
+        if ingest.body_timeout_secs == 0 || ingest.header_timeout_secs == 0 {
+            return Err("ingest.header_timeout_secs and ingest.body_timeout_secs must be above 0".into());
         }
         if delivery.max_attempts == 0 || delivery.attempt_timeout_secs == 0 {
             return Err("delivery.max_attempts and delivery.attempt_timeout_secs must be above 0".into());

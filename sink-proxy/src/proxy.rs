@@ -52,18 +52,20 @@ pub enum ChunkError {
 impl Proxy {
     /// Clients from the standard AWS configuration chain.
     pub async fn from_env(config: Config) -> Self {
-        let sdk = crate::aws::sdk_config(
-            config.region.clone(),
-            Duration::from_secs(config.delivery.attempt_timeout_secs),
-        )
-        .await;
+        let sdk = crate::aws::sdk_config(config.region.clone()).await;
         Self::new(config, &sdk)
     }
 
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Self {
         let metrics = Arc::new(Metrics::new());
         let policy = config.delivery.retry_policy();
-        let firehose_client = aws_sdk_firehose::Client::new(sdk);
+        let (timeouts, retries) = crate::aws::call_settings(Duration::from_secs(config.delivery.attempt_timeout_secs));
+        let firehose_client = aws_sdk_firehose::Client::from_conf(
+            aws_sdk_firehose::config::Builder::from(sdk)
+                .timeout_config(timeouts.clone())
+                .retry_config(retries.clone())
+                .build(),
+        );
         let firehose_sink = |stream: &str, destination, max_record_bytes, gzip| FirehoseSink {
             client: firehose_client.clone(),
             stream: stream.to_owned(),
@@ -85,7 +87,12 @@ impl Proxy {
             .map(|s| firehose_sink(s, Destination::DeadLetter, MAX_RECORD_BYTES, false));
         let cloudwatch = config.cloudwatch.as_ref().map(|c| {
             CloudWatchSink::new(
-                aws_sdk_cloudwatchlogs::Client::new(sdk),
+                aws_sdk_cloudwatchlogs::Client::from_conf(
+                    aws_sdk_cloudwatchlogs::config::Builder::from(sdk)
+                        .timeout_config(timeouts.clone())
+                        .retry_config(retries.clone())
+                        .build(),
+                ),
                 c.log_group.clone(),
                 c.retention_days,
                 c.max_event_bytes,

@@ -24,9 +24,6 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
-/// Slow clients: the request head must arrive within this.
-const HEADER_TIMEOUT: Duration = Duration::from_secs(10);
-
 struct Server {
     proxy: Arc<Proxy>,
     /// Admission: requests being handled, and the body bytes they hold.
@@ -45,7 +42,8 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
         proxy,
     });
     let mut http = hyper::server::conn::http1::Builder::new();
-    http.timer(TokioTimer::new()).header_read_timeout(HEADER_TIMEOUT);
+    http.timer(TokioTimer::new())
+        .header_read_timeout(Duration::from_secs(server.proxy.config.ingest.header_timeout_secs));
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {

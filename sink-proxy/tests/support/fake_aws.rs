@@ -18,6 +18,8 @@ use std::time::Duration;
 /// What the next call of a kind answers.
 #[derive(Debug, Clone, PartialEq)]
 pub enum Fault {
+    /// Answer normally.
+    Pass,
     /// 400 ThrottlingException (CloudWatch) / LimitExceededException (Firehose).
     Throttle,
     /// 500 InternalFailure.
