@@ -17,7 +17,11 @@ cargo fmt --all --check
 cargo clippy --release --target wasm32-wasip1 -p filter-wasm --lib -- -D warnings
 cargo clippy --release --workspace --all-targets -- -D warnings
 
-# Unit tests, the rule table, and the module through the Fluent Bit host.
+# moto's server for the sink-proxy tests (into .venv).
+./scripts/python-env.sh
+
+# Unit tests, the rule table, the module through the Fluent Bit host, and
+# sink-proxy against moto and a fault-injecting fake AWS endpoint.
 cargo test --release --workspace
 
 # A bounded, deterministic fuzz run of both targets (FUZZ=0 skips it).

@@ -15,8 +15,6 @@ const STREAM: &str = "logs";
 /// Small records (many per chunk) and a short retry budget, so every path
 /// is exercised quickly.
 const SETTINGS: &str = "
-[firehose]
-max_record_bytes = 2048
 [delivery]
 max_attempts = 4
 max_retry_secs = 3
@@ -24,6 +22,11 @@ attempt_timeout_secs = 1
 ";
 
 async fn start(fake: &FakeAws, extra: &str) -> RunningProxy {
+    start_with(fake, "max_record_bytes = 2048", extra).await
+}
+
+/// `firehose` holds the keys of the `[firehose]` table.
+async fn start_with(fake: &FakeAws, firehose: &str, extra: &str) -> RunningProxy {
     let sdk = sdk_config(&fake.endpoint).await;
     RunningProxy::start(
         &[
@@ -34,7 +37,7 @@ async fn start(fake: &FakeAws, extra: &str) -> RunningProxy {
             "--delivery-stream",
             STREAM,
         ],
-        &format!("{SETTINGS}{extra}"),
+        &format!("[firehose]\n{firehose}\n{SETTINGS}{extra}"),
         &sdk,
     )
     .await
@@ -282,4 +285,43 @@ async fn random_faults_with_a_retrying_driver_lose_and_duplicate_nothing() {
         assert!(t.await.unwrap(), "a chunk was never accepted");
     }
     assert_exactly_once(&fake, &all);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn gzip_records_and_oversized_events_keep_every_byte() {
+    use std::io::Read;
+    let fake = FakeAws::start().await;
+    let proxy = start_with(
+        &fake,
+        "gzip = true\nmax_record_bytes = 8192",
+        "[cloudwatch]\nmax_event_bytes = 1024\n",
+    )
+    .await;
+    let big = format!("ERROR {}", "エ".repeat(1000));
+    let mut sent = chunk(50, 7, &["web"]);
+    sent.push(json!({"container_name": "web", "log": big, "log_class": "error", "date": now_secs()}).to_string());
+    let a = post_chunk(proxy.addr, "web-firelens-7", &sent).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    fake.with(|st| {
+        // Each record is one gzip member; decompressed, exactly the lines.
+        let mut lines = Vec::new();
+        for (_, data) in &st.records {
+            let mut plain = String::new();
+            flate2::read::GzDecoder::new(data.as_slice())
+                .read_to_string(&mut plain)
+                .unwrap_or_else(|e| panic!("{e}: {:?}", String::from_utf8_lossy(&data[..data.len().min(200)])));
+            assert!(plain.ends_with('\n'));
+            lines.extend(plain.lines().map(str::to_owned));
+        }
+        assert_eq!(lines, sent);
+        // The 3 KB event arrives as ordered parts of at most 1024 bytes.
+        let parts: Vec<&str> = st
+            .events
+            .iter()
+            .map(|(_, _, _, m)| m.as_str())
+            .filter(|m| !m.starts_with("{\"date\""))
+            .collect();
+        assert!(parts.len() >= 3 && parts.iter().all(|p| p.len() <= 1024));
+        assert_eq!(parts.concat(), sent.last().unwrap().as_str());
+    });
 }
