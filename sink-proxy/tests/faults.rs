@@ -325,3 +325,20 @@ async fn gzip_records_and_oversized_events_keep_every_byte() {
         assert_eq!(parts.concat(), sent.last().unwrap().as_str());
     });
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn connection_errors_are_retried_then_answered_503() {
+    // An endpoint nobody listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let sdk = sdk_config(&format!("http://127.0.0.1:{port}")).await;
+    let proxy = RunningProxy::start(&["--delivery-stream", STREAM], SETTINGS, &sdk).await;
+    let started = Instant::now();
+    let a = post_chunk(proxy.addr, "t", &chunk(5, 8, &["web"])).await;
+    assert_eq!(a.status, 503, "{}", a.body);
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert!(proxy.metric(r#"sink_proxy_retries_total{destination="firehose"}"#) >= 1);
+}
