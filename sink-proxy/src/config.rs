@@ -497,3 +497,75 @@ field = "severity_class"
         }
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    /// The documented example file is valid, and its values are the defaults.
+    #[test]
+    fn example_file_parses_to_the_defaults() {
+        let text = include_str!("../sink-proxy.example.toml");
+        let file: FileConfig = toml::from_str(text).unwrap();
+        let d = IngestFile::default();
+        assert_eq!(
+            (
+                file.ingest.path.as_str(),
+                file.ingest.max_body_bytes,
+                file.ingest.max_decoded_bytes
+            ),
+            (d.path.as_str(), d.max_body_bytes, d.max_decoded_bytes)
+        );
+        assert_eq!(
+            (
+                file.ingest.header_timeout_secs,
+                file.ingest.body_timeout_secs,
+                file.ingest.tag_header.as_str()
+            ),
+            (d.header_timeout_secs, d.body_timeout_secs, d.tag_header.as_str())
+        );
+        let dd = DeliveryFile::default();
+        let f = &file.delivery;
+        assert_eq!(
+            (
+                f.max_attempts,
+                f.max_retry_secs,
+                f.attempt_timeout_secs,
+                f.max_in_flight_requests
+            ),
+            (
+                dd.max_attempts,
+                dd.max_retry_secs,
+                dd.attempt_timeout_secs,
+                dd.max_in_flight_requests
+            )
+        );
+        assert_eq!(
+            (
+                f.max_in_flight_bytes,
+                f.remember_parts,
+                f.remember_secs,
+                f.shutdown_grace_secs
+            ),
+            (
+                dd.max_in_flight_bytes,
+                dd.remember_parts,
+                dd.remember_secs,
+                dd.shutdown_grace_secs
+            )
+        );
+        assert_eq!(file.cloudwatch.max_event_bytes, Some(DEFAULT_MAX_MESSAGE_BYTES));
+        assert_eq!(file.firehose.max_record_bytes, Some(MAX_RECORD_BYTES));
+        assert_eq!(
+            file.cloudwatch.remove_keys.map(MessageFormat::RecordWithout),
+            Some(MessageFormat::default())
+        );
+        assert_eq!(file.cloudwatch.log_stream.as_deref(), Some(StreamTemplate::DEFAULT));
+        let c = Config::new(
+            Cli::try_parse_from(["sink-proxy", "--log-group", "g"]).unwrap(),
+            Some(text),
+            |_| None,
+        );
+        assert!(c.is_ok(), "{c:?}");
+    }
+}
