@@ -342,6 +342,7 @@ impl Config {
                 .as_ref()
                 .map(|c| (c.log_stream.clone(), c.message.clone())),
             firehose_record_bytes: self.firehose.as_ref().map(|f| f.max_record_bytes),
+            date_key: self.ingest.date_key.clone(),
         }
     }
 }

@@ -141,11 +141,19 @@ impl Metrics {
         let _ = encode(&mut out, &self.registry);
         out
     }
+}
 
-    /// A counter's value, for tests and the demo summary.
-    pub fn get(family: &Counters, label: Label) -> u64 {
-        family.get_or_create(&label).get()
-    }
+/// One sample's value in rendered metrics: `name` with its labels as
+/// rendered (`sink_proxy_firehose_records_total`,
+/// `sink_proxy_delivered_records_total{destination="firehose"}`); 0 if absent.
+pub fn sample(rendered: &str, name: &str) -> u64 {
+    rendered
+        .lines()
+        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
+        .filter_map(|v| v.trim().parse::<f64>().ok())
+        .map(|v| v as u64)
+        .next()
+        .unwrap_or(0)
 }
 
 #[cfg(test)]
@@ -174,5 +182,11 @@ mod tests {
             "{text}"
         );
         assert!(text.ends_with("# EOF\n"));
+        assert_eq!(sample(&text, "sink_proxy_records_in_total"), 3);
+        assert_eq!(
+            sample(&text, r#"sink_proxy_delivered_records_total{destination="firehose"}"#),
+            2
+        );
+        assert_eq!(sample(&text, "sink_proxy_absent_total"), 0);
     }
 }

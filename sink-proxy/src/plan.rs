@@ -17,6 +17,8 @@ pub struct Routing {
     pub cloudwatch: Option<(StreamTemplate, MessageFormat)>,
     /// Firehose: the largest record. `None`: no Firehose stream for records.
     pub firehose_record_bytes: Option<usize>,
+    /// Fluent Bit's `json_date_key`: the record's time, not part of a message.
+    pub date_key: String,
 }
 
 #[derive(Debug, Default, PartialEq)]
@@ -64,7 +66,7 @@ impl Plan {
                         .or_default()
                         .push(LogEvent {
                             timestamp: record.timestamp_ms.unwrap_or(now_ms),
-                            message: message.render(&record.fields),
+                            message: message.render(&record.fields, &routing.date_key),
                         });
                 }
             }
@@ -104,6 +106,7 @@ mod tests {
                 MessageFormat::Key("log".into()),
             )),
             firehose_record_bytes: Some(crate::firehose::batch::MAX_RECORD_BYTES),
+            date_key: "date".into(),
         }
     }
 

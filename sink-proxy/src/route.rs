@@ -136,12 +136,14 @@ impl Default for MessageFormat {
 }
 
 impl MessageFormat {
-    pub fn render(&self, record: &Map<String, Value>) -> String {
+    /// The message for `record`. The event carries the record's time, so the
+    /// time key Fluent Bit adds (`date_key`) is left out of a record message.
+    pub fn render(&self, record: &Map<String, Value>, date_key: &str) -> String {
         match self {
             Self::RecordWithout(keys) => {
                 let kept: Map<String, Value> = record
                     .iter()
-                    .filter(|(k, _)| !keys.contains(k))
+                    .filter(|(k, _)| !keys.contains(k) && k.as_str() != date_key)
                     .map(|(k, v)| (k.clone(), v.clone()))
                     .collect();
                 Value::Object(kept).to_string()
@@ -205,15 +207,18 @@ mod tests {
     #[test]
     fn messages() {
         let r = rec(
-            json!({"container_name": "web", "log": "ERROR x", "ecs_cluster": "c", "ecs_task_arn": "a", "log_class": "error"}),
+            json!({"date": 1.5, "container_name": "web", "log": "ERROR x", "ecs_cluster": "c", "ecs_task_arn": "a", "log_class": "error"}),
         );
         assert_eq!(
-            MessageFormat::default().render(&r),
+            MessageFormat::default().render(&r, "date"),
             r#"{"container_name":"web","log":"ERROR x","log_class":"error"}"#
         );
-        assert_eq!(MessageFormat::Key("log".into()).render(&r), "ERROR x");
+        assert_eq!(MessageFormat::Key("log".into()).render(&r, "date"), "ERROR x");
         let obj = rec(json!({"log": {"level": "error"}}));
-        assert_eq!(MessageFormat::Key("log".into()).render(&obj), r#"{"level":"error"}"#);
+        assert_eq!(
+            MessageFormat::Key("log".into()).render(&obj, "date"),
+            r#"{"level":"error"}"#
+        );
         // Never an empty message: a missing, empty or null value sends the whole record.
         for r in [
             rec(json!({"msg": "x"})),
@@ -221,7 +226,7 @@ mod tests {
             rec(json!({"log": null})),
         ] {
             assert_eq!(
-                MessageFormat::Key("log".into()).render(&r),
+                MessageFormat::Key("log".into()).render(&r, "date"),
                 Value::Object(r.clone()).to_string()
             );
         }

@@ -5,66 +5,16 @@
 
 mod support;
 
+use local_aws::Moto;
 use serde_json::{Value, json};
-use support::moto::Moto;
 use support::{RunningProxy, now_secs, post, post_chunk, sdk_config};
 
 const BUCKET: &str = "firelens-archive";
 const STREAM: &str = "app-logs";
 const GROUP: &str = "/ecs/app-errors";
 
-async fn setup_aws(sdk: &aws_config::SdkConfig) {
-    let s3 = s3_client(sdk);
-    s3.create_bucket().bucket(BUCKET).send().await.unwrap();
-    let dest = aws_sdk_firehose::types::ExtendedS3DestinationConfiguration::builder()
-        .bucket_arn(format!("arn:aws:s3:::{BUCKET}"))
-        .role_arn("arn:aws:iam::123456789012:role/firehose-to-s3")
-        .build()
-        .unwrap();
-    aws_sdk_firehose::Client::new(sdk)
-        .create_delivery_stream()
-        .delivery_stream_name(STREAM)
-        .extended_s3_destination_configuration(dest)
-        .send()
-        .await
-        .unwrap();
-}
-
-fn s3_client(sdk: &aws_config::SdkConfig) -> aws_sdk_s3::Client {
-    aws_sdk_s3::Client::from_conf(aws_sdk_s3::config::Builder::from(sdk).force_path_style(true).build())
-}
-
-/// Every S3 object's bytes.
-async fn s3_objects(sdk: &aws_config::SdkConfig) -> Vec<Vec<u8>> {
-    let s3 = s3_client(sdk);
-    let list = s3.list_objects_v2().bucket(BUCKET).send().await.unwrap();
-    let mut out = Vec::new();
-    for o in list.contents() {
-        let obj = s3
-            .get_object()
-            .bucket(BUCKET)
-            .key(o.key().unwrap())
-            .send()
-            .await
-            .unwrap();
-        out.push(obj.body.collect().await.unwrap().into_bytes().to_vec());
-    }
-    out
-}
-
 async fn log_events(sdk: &aws_config::SdkConfig, stream: &str) -> Vec<(i64, String)> {
-    let r = aws_sdk_cloudwatchlogs::Client::new(sdk)
-        .get_log_events()
-        .log_group_name(GROUP)
-        .log_stream_name(stream)
-        .start_from_head(true)
-        .send()
-        .await
-        .unwrap();
-    r.events()
-        .iter()
-        .map(|e| (e.timestamp().unwrap(), e.message().unwrap().to_owned()))
-        .collect()
+    local_aws::log_events(sdk, GROUP, stream).await.unwrap()
 }
 
 fn record(t: f64, container: &str, log: &str, error: bool) -> Value {
@@ -85,10 +35,10 @@ fn record(t: f64, container: &str, log: &str, error: bool) -> Value {
 }
 
 /// What CloudWatch should hold for an error record: the record without the
-/// ECS keys (the default message shape).
+/// ECS keys (the default message shape) and the time key (the event's time).
 fn cw_message(r: &Value) -> String {
     let mut m = r.as_object().unwrap().clone();
-    for k in ["ecs_cluster", "ecs_task_arn", "ecs_task_definition"] {
+    for k in ["ecs_cluster", "ecs_task_arn", "ecs_task_definition", "date"] {
         m.remove(k);
     }
     Value::Object(m).to_string()
@@ -96,9 +46,9 @@ fn cw_message(r: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_reach_s3_through_firehose_and_errors_reach_cloudwatch() {
-    let moto = Moto::start().await;
+    let moto = Moto::start().await.unwrap();
     let sdk = sdk_config(&moto.endpoint).await;
-    setup_aws(&sdk).await;
+    local_aws::create_archive(&sdk, BUCKET, STREAM).await.unwrap();
     let proxy = RunningProxy::start(
         &[
             "--log-group",
@@ -181,7 +131,12 @@ async fn records_reach_s3_through_firehose_and_errors_reach_cloudwatch() {
     sent.extend(mp_records.iter().cloned());
 
     // S3: exactly the lines sent (each newline-terminated), plus one dead letter.
-    let objects = s3_objects(&sdk).await;
+    let objects: Vec<Vec<u8>> = local_aws::s3_objects(&sdk, BUCKET)
+        .await
+        .unwrap()
+        .into_iter()
+        .map(|(_, data)| data)
+        .collect();
     assert!(!objects.is_empty());
     let mut got: Vec<String> = Vec::new();
     for o in &objects {
@@ -239,13 +194,13 @@ async fn records_reach_s3_through_firehose_and_errors_reach_cloudwatch() {
     assert!(worker_events.windows(2).all(|w| w[0].0 <= w[1].0));
 
     let m = proxy.proxy.metrics.render();
-    assert_eq!(support::metric_value(&m, "sink_proxy_records_in_total"), 326);
+    assert_eq!(sink_proxy::metrics::sample(&m, "sink_proxy_records_in_total"), 326);
     assert_eq!(
-        support::metric_value(&m, r#"sink_proxy_dead_letter_records_total{reason="unparseable"}"#),
+        sink_proxy::metrics::sample(&m, r#"sink_proxy_dead_letter_records_total{reason="unparseable"}"#),
         1
     );
     assert_eq!(
-        support::metric_value(
+        sink_proxy::metrics::sample(
             &m,
             r#"sink_proxy_delivered_records_total{destination="cloudwatch_logs"}"#
         ),
@@ -256,7 +211,7 @@ async fn records_reach_s3_through_firehose_and_errors_reach_cloudwatch() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn events_aws_rejects_as_too_old_are_counted_not_retried() {
-    let moto = Moto::start().await;
+    let moto = Moto::start().await.unwrap();
     let sdk = sdk_config(&moto.endpoint).await;
     let proxy = RunningProxy::start(&["--log-group", GROUP], "", &sdk).await;
     let old = now_secs() - 20.0 * 86400.0;

@@ -4,7 +4,6 @@
 #![allow(dead_code)] // each test file uses a part
 
 pub mod fake_aws;
-pub mod moto;
 
 use bytes::Bytes;
 use clap::Parser;
@@ -16,25 +15,9 @@ use sink_proxy::proxy::Proxy;
 use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
-use std::time::Duration;
 
-/// SDK settings for a local endpoint: fixed test credentials and region.
-pub async fn sdk_config(endpoint: &str) -> aws_config::SdkConfig {
-    aws_config::defaults(aws_config::BehaviorVersion::latest())
-        .endpoint_url(endpoint)
-        .region(aws_config::Region::new("us-east-1"))
-        .credentials_provider(aws_sdk_firehose::config::Credentials::new(
-            "test", "test", None, None, "tests",
-        ))
-        .retry_config(aws_config::retry::RetryConfig::disabled())
-        .timeout_config(
-            aws_config::timeout::TimeoutConfig::builder()
-                .operation_attempt_timeout(Duration::from_secs(10))
-                .build(),
-        )
-        .load()
-        .await
-}
+#[allow(unused_imports)] // not every test file talks to AWS
+pub use local_aws::sdk_config;
 
 /// A proxy serving on an ephemeral loopback port; stopped when dropped.
 pub struct RunningProxy {
@@ -75,7 +58,7 @@ impl RunningProxy {
     }
 
     pub fn metric(&self, name: &str) -> u64 {
-        metric_value(&self.proxy.metrics.render(), name)
+        sink_proxy::metrics::sample(&self.proxy.metrics.render(), name)
     }
 }
 
@@ -85,16 +68,6 @@ impl Drop for RunningProxy {
             t.abort();
         }
     }
-}
-
-/// The value of one sample (`name` with its labels, as rendered), 0 if absent.
-pub fn metric_value(text: &str, name: &str) -> u64 {
-    text.lines()
-        .filter_map(|l| l.strip_prefix(name)?.strip_prefix(' '))
-        .filter_map(|v| v.trim().parse::<f64>().ok())
-        .map(|v| v as u64)
-        .next()
-        .unwrap_or(0)
 }
 
 pub struct Answer {

@@ -1,0 +1,235 @@
+//! The whole job, end to end, on one machine: FireLens records go through
+//! the Wasm filter exactly as Fluent Bit 4.2 runs it (the `wasm-host` test
+//! host), then to `sink-proxy` exactly as Fluent Bit's `http` output sends
+//! them (per-tag chunks, `json_lines` with a `date` key, gzip, the tag in a
+//! header), and on to CloudWatch Logs and Firehose → S3 served by moto.
+
+use anyhow::{Context, Result, bail};
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use serde_json::{Map, Value};
+use sink_proxy::firehose::batch::billed_units;
+use std::collections::BTreeMap;
+use std::io::Write;
+use std::net::SocketAddr;
+use std::path::Path;
+use std::sync::Arc;
+use wasm_host::{FilterConfig, Outcome, WasmFilter, fluent_bit_json};
+
+pub const BUCKET: &str = "firelens-archive";
+pub const DELIVERY_STREAM: &str = "firelens-logs";
+pub const LOG_GROUP: &str = "/ecs/firelens-errors";
+/// Fluent Bit's chunk size limit (2 MB) bounds a request body.
+const CHUNK_BYTES: usize = 2_000_000;
+
+/// The FireLens tag of a record: `<container name>-firelens-<task id>`.
+pub fn firelens_tag(record: &Value) -> String {
+    let container = record["container_name"].as_str().unwrap_or("app");
+    let task = record["ecs_task_arn"]
+        .as_str()
+        .and_then(|a| a.rsplit('/').next())
+        .unwrap_or("0");
+    format!("{container}-firelens-{task}")
+}
+
+/// A record after the filter, as Fluent Bit's `http` output writes it.
+#[derive(Debug, Clone)]
+pub struct Kept {
+    pub index: usize,
+    pub tag: String,
+    /// The filter's output (the record, with the mark if it is an error).
+    pub record: Map<String, Value>,
+    /// The `json_lines` line: `date` first, then the record.
+    pub line: String,
+}
+
+/// What the filter did to the records.
+pub struct Filtered {
+    pub records_in: usize,
+    pub dropped: Vec<usize>,
+    pub kept: Vec<Kept>,
+}
+
+/// Runs every record through the filter module as Fluent Bit 4.2 does.
+/// `now_ms` is the time the first record is stamped with (one ms apart).
+pub fn filter(module: &Path, records: &[Value], now_ms: i64) -> Result<Filtered> {
+    let mut f = WasmFilter::from_file(
+        module,
+        &FilterConfig {
+            heap_size: 4_000_000, // the shipped Wasm_Heap_Size 4M
+            ..FilterConfig::default()
+        },
+    )
+    .map_err(|e| {
+        anyhow::anyhow!(
+            "loading {}: {e} (build it with scripts/build-wasm.sh)",
+            module.display()
+        )
+    })?;
+    let mut out = Filtered {
+        records_in: records.len(),
+        dropped: Vec::new(),
+        kept: Vec::new(),
+    };
+    for (index, record) in records.iter().enumerate() {
+        let tag = firelens_tag(record);
+        let t = now_ms + index as i64;
+        let time = ((t / 1000) as u32, ((t % 1000) * 1_000_000) as u32);
+        match f.call(&tag, time, &fluent_bit_json(record)) {
+            Outcome::Kept(json) => {
+                let Value::Object(fields) = serde_json::from_slice(&json)? else {
+                    bail!("record {index}: the filter returned a non-object");
+                };
+                let mut line = Map::new();
+                line.insert("date".into(), Value::from(t as f64 / 1000.0));
+                line.extend(fields.clone());
+                let line = String::from_utf8(fluent_bit_json(&Value::Object(line)))?;
+                out.kept.push(Kept {
+                    index,
+                    tag,
+                    record: fields,
+                    line,
+                });
+            }
+            Outcome::Dropped(_) => out.dropped.push(index),
+        }
+    }
+    Ok(out)
+}
+
+/// Fluent Bit's chunks: records of one tag, in order, up to the chunk size.
+pub fn chunks(kept: &[Kept]) -> Vec<(String, Vec<&Kept>)> {
+    let mut open: BTreeMap<&str, (usize, Vec<&Kept>)> = BTreeMap::new();
+    let mut out = Vec::new();
+    for k in kept {
+        let (bytes, recs) = open.entry(&k.tag).or_default();
+        if *bytes + k.line.len() + 1 > CHUNK_BYTES && !recs.is_empty() {
+            out.push((k.tag.clone(), std::mem::take(recs)));
+            *bytes = 0;
+        }
+        *bytes += k.line.len() + 1;
+        recs.push(k);
+    }
+    out.extend(open.into_iter().map(|(t, (_, r))| (t.to_owned(), r)));
+    out
+}
+
+/// Posts one chunk as Fluent Bit's `http` output does with the shipped
+/// settings (`Format json_lines`, `Compress gzip`, `Header_Tag X-Fluent-Tag`).
+/// Returns the HTTP status.
+pub async fn post_chunk(addr: SocketAddr, tag: &str, records: &[&Kept]) -> Result<u16> {
+    let mut body = String::new();
+    for r in records {
+        body.push_str(&r.line);
+        body.push('\n');
+    }
+    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
+    gz.write_all(body.as_bytes())?;
+    let req = hyper::Request::post(format!("http://{addr}/"))
+        .header("Content-Type", "application/x-ndjson")
+        .header("Content-Encoding", "gzip")
+        .header("X-Fluent-Tag", tag)
+        .body(Full::new(Bytes::from(gz.finish()?)))?;
+    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
+    let resp = client.request(req).await?;
+    let status = resp.status().as_u16();
+    let _ = resp.into_body().collect().await?;
+    Ok(status)
+}
+
+/// A sink-proxy serving on loopback against `sdk`'s endpoint, with the
+/// demo's destinations.
+pub async fn start_proxy(sdk: &aws_config::SdkConfig) -> Result<(SocketAddr, Arc<sink_proxy::proxy::Proxy>)> {
+    use clap::Parser;
+    let cli = sink_proxy::config::Cli::try_parse_from([
+        "sink-proxy",
+        "--log-group",
+        LOG_GROUP,
+        "--delivery-stream",
+        DELIVERY_STREAM,
+    ])?;
+    let config = sink_proxy::config::Config::new(cli, None, |_| None).map_err(anyhow::Error::msg)?;
+    let proxy = Arc::new(sink_proxy::proxy::Proxy::new(config, sdk));
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+    let addr = listener.local_addr()?;
+    tokio::spawn(sink_proxy::server::serve(
+        listener,
+        proxy.clone(),
+        std::future::pending(),
+    ));
+    Ok((addr, proxy))
+}
+
+/// What landed where.
+pub struct Landed {
+    /// S3 objects: (key, lines).
+    pub objects: Vec<(String, Vec<String>)>,
+    /// CloudWatch streams: (name, events (timestamp, message)).
+    pub streams: Vec<(String, Vec<(i64, String)>)>,
+}
+
+pub async fn landed(sdk: &aws_config::SdkConfig) -> Result<Landed> {
+    let mut objects = Vec::new();
+    for (key, data) in local_aws::s3_objects(sdk, BUCKET).await? {
+        if !data.ends_with(b"\n") {
+            bail!("S3 object {key} does not end with a newline");
+        }
+        let text = String::from_utf8(data).with_context(|| format!("S3 object {key}"))?;
+        objects.push((key, text.lines().map(str::to_owned).collect()));
+    }
+    let mut streams = Vec::new();
+    for s in local_aws::log_streams(sdk, LOG_GROUP).await.unwrap_or_default() {
+        let events = local_aws::log_events(sdk, LOG_GROUP, &s).await?;
+        streams.push((s, events));
+    }
+    Ok(Landed { objects, streams })
+}
+
+/// The whole run: filter, post every chunk, read back.
+pub struct Run {
+    pub filtered: Filtered,
+    pub chunks: usize,
+    pub landed: Landed,
+    pub metrics: String,
+}
+
+pub async fn run(module: &Path, records: &[Value], sdk: &aws_config::SdkConfig) -> Result<Run> {
+    local_aws::create_archive(sdk, BUCKET, DELIVERY_STREAM).await?;
+    let (addr, proxy) = start_proxy(sdk).await?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)?
+        .as_millis() as i64
+        - records.len() as i64;
+    // wasmtime-wasi's blocking API runs its own runtime: not on a tokio thread.
+    let filtered = std::thread::scope(|s| s.spawn(|| filter(module, records, now_ms)).join())
+        .map_err(|_| anyhow::anyhow!("the filter thread panicked"))??;
+    let chunks = chunks(&filtered.kept);
+    for (tag, recs) in &chunks {
+        let status = post_chunk(addr, tag, recs).await?;
+        if status != 200 {
+            bail!("sink-proxy answered {status} for a chunk of {tag}");
+        }
+    }
+    let n = chunks.len();
+    Ok(Run {
+        landed: landed(sdk).await?,
+        filtered,
+        chunks: n,
+        metrics: proxy.metrics.render(),
+    })
+}
+
+/// Firehose units if every line were its own record (the classic output).
+pub fn units_one_record_per_line(lines: impl IntoIterator<Item = usize>) -> u64 {
+    lines.into_iter().map(|len| billed_units(len + 1)).sum()
+}
+
+/// Reads a JSON-lines file of FireLens records.
+pub fn read_records(path: &Path) -> Result<Vec<Value>> {
+    let text = std::fs::read_to_string(path).with_context(|| format!("reading {}", path.display()))?;
+    text.lines()
+        .filter(|l| !l.trim().is_empty())
+        .enumerate()
+        .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{}:{}", path.display(), i + 1)))
+        .collect()
+}
