@@ -39,6 +39,10 @@ pub struct Cli {
     /// TOML file with the other settings.
     #[arg(long, env = "SINK_PROXY_CONFIG")]
     pub config: Option<PathBuf>,
+    /// Ask the sink-proxy listening on --listen whether it is healthy; exit 0
+    /// if so, 1 if not (an ECS container health check without curl).
+    #[arg(long)]
+    pub check_health: bool,
 }
 
 /// The TOML file. Every key optional.

@@ -10,6 +10,9 @@ use std::sync::Arc;
 async fn main() -> ExitCode {
     init_tracing();
     let cli = Cli::parse();
+    if cli.check_health {
+        return check_health(cli.listen);
+    }
     let file_text = match &cli.config {
         None => None,
         Some(path) => match std::fs::read_to_string(path) {
@@ -45,6 +48,30 @@ async fn main() -> ExitCode {
     sink_proxy::server::serve(listener, proxy, shutdown_signal()).await;
     tracing::info!("sink-proxy stopped");
     ExitCode::SUCCESS
+}
+
+/// `GET /healthz` on the proxy's own address, bounded to 3 s.
+fn check_health(addr: std::net::SocketAddr) -> ExitCode {
+    use std::io::{Read, Write};
+    let timeout = std::time::Duration::from_secs(3);
+    let answer = std::net::TcpStream::connect_timeout(&addr, timeout).and_then(|mut s| {
+        s.set_read_timeout(Some(timeout))?;
+        s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
+        let mut head = [0u8; 12];
+        s.read_exact(&mut head)?;
+        Ok(head)
+    });
+    match answer {
+        Ok(head) if head.starts_with(b"HTTP/1.1 200") => ExitCode::SUCCESS,
+        Ok(head) => {
+            eprintln!("sink-proxy at {addr}: {}", String::from_utf8_lossy(&head));
+            ExitCode::FAILURE
+        }
+        Err(e) => {
+            eprintln!("sink-proxy at {addr}: {e}");
+            ExitCode::FAILURE
+        }
+    }
 }
 
 /// SIGTERM (ECS stopping the task) or Ctrl-C.

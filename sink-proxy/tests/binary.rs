@@ -71,6 +71,9 @@ async fn runs_from_the_environment_and_drains_on_sigterm() {
         assert!(Instant::now() < deadline, "sink-proxy did not come up");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
+    // The container health check.
+    let health = bin().args(["--check-health", "--listen", &listen]).status().unwrap();
+    assert!(health.success());
     let a = support::post_chunk(addr, "web-firelens-1", &["{\"log\":\"one\"}".to_owned()]).await;
     assert_eq!(a.status, 200, "{}", a.body);
 
@@ -101,6 +104,9 @@ async fn runs_from_the_environment_and_drains_on_sigterm() {
     assert_eq!(status.0.code(), Some(0), "{}", status.1);
     assert!(status.1.lines().all(|l| l.starts_with('{')), "JSON logs: {}", status.1);
     assert!(status.1.contains("sink-proxy stopped"));
+    let health = bin().args(["--check-health", "--listen", &listen]).output().unwrap();
+    assert_eq!(health.status.code(), Some(1), "nothing listens any more");
+    assert!(String::from_utf8_lossy(&health.stderr).contains(&listen));
     assert_eq!(
         fake.with(|st| st.firehose_lines("logs")),
         ["{\"log\":\"one\"}", "{\"log\":\"two\"}"]

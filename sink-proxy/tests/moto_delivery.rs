@@ -38,9 +38,7 @@ fn record(t: f64, container: &str, log: &str, error: bool) -> Value {
 /// ECS keys (the default message shape) and the time key (the event's time).
 fn cw_message(r: &Value) -> String {
     let mut m = r.as_object().unwrap().clone();
-    for k in ["ecs_cluster", "ecs_task_arn", "ecs_task_definition", "date"] {
-        m.remove(k);
-    }
+    m.retain(|k, _| !["ecs_cluster", "ecs_task_arn", "ecs_task_definition", "date"].contains(&k.as_str()));
     Value::Object(m).to_string()
 }
 

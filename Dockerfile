@@ -1,0 +1,87 @@
+# syntax=docker/dockerfile:1
+#
+# The FireLens log router image: the stock aws-for-fluent-bit 3.x image
+# (Fluent Bit 4.2.2) plus the classification filter compiled ahead of time for
+# this image's CPU, the Fluent Bit include, the rules file, and sink-proxy.
+#
+#   docker build -t firelens-router .                       # this machine's CPU
+#   docker buildx build --platform linux/arm64 -t ... .     # Graviton
+#
+# One image, two containers in the task (examples/): the log router runs the
+# image as it is (Fluent Bit); the proxy container runs /usr/local/bin/sink-proxy.
+
+# aws-for-fluent-bit 3.2.1 bundles Fluent Bit v4.2.2, whose wasm filter embeds
+# WAMR 2.4.1: the AOT file must come from wamrc 2.4.1 exactly.
+ARG BASE_IMAGE=public.ecr.aws/aws-observability/aws-for-fluent-bit:3.2.1
+ARG WAMR_VERSION=2.4.1
+ARG RUST_VERSION=1.95
+
+# --- Rust: the filter module (.wasm) and a static sink-proxy -----------------
+FROM --platform=$BUILDPLATFORM rust:${RUST_VERSION}-bookworm AS rust
+ARG TARGETARCH
+RUN apt-get update && apt-get install -y --no-install-recommends musl-tools \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /src
+COPY Cargo.toml Cargo.lock rustfmt.toml ./
+COPY filter-wasm filter-wasm
+COPY wasm-host wasm-host
+COPY sink-proxy sink-proxy
+COPY local-aws local-aws
+COPY tests tests
+COPY scripts scripts
+COPY fluent-bit fluent-bit
+# The module: scripts/build-wasm.sh adds the wasm32-wasip1 target.
+RUN ./scripts/build-wasm.sh
+# sink-proxy, statically linked (musl): it runs on the base image's Amazon
+# Linux 2023 whatever its glibc. Cross-compiled for the image's CPU.
+RUN case "$TARGETARCH" in \
+      amd64) triple=x86_64-unknown-linux-musl ;; \
+      arm64) triple=aarch64-unknown-linux-musl ;; \
+      *) echo "unsupported TARGETARCH $TARGETARCH" >&2; exit 1 ;; \
+    esac \
+    && rustup target add "$triple" \
+    && if [ "$triple" = aarch64-unknown-linux-musl ] && [ "$(uname -m)" != aarch64 ]; then \
+         apt-get update && apt-get install -y --no-install-recommends gcc-aarch64-linux-gnu \
+         && export CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc \
+                   CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc; \
+       fi \
+    && cargo build --release --locked -p sink-proxy --target "$triple" \
+    && cp "target/$triple/release/sink-proxy" /sink-proxy
+
+# --- wamrc 2.4.1 from WAMR's release source, with the distro's LLVM ----------
+FROM --platform=$BUILDPLATFORM debian:bookworm-slim AS wamrc
+ARG WAMR_VERSION
+RUN apt-get update && apt-get install -y --no-install-recommends \
+      ca-certificates curl cmake make g++ llvm-15-dev libzstd-dev zlib1g-dev libxml2-dev \
+    && rm -rf /var/lib/apt/lists/*
+WORKDIR /wamr
+RUN curl -fsSL "https://github.com/bytecodealliance/wasm-micro-runtime/archive/refs/tags/WAMR-${WAMR_VERSION}.tar.gz" \
+      | tar -xz --strip-components=1 \
+    && cmake -S wamr-compiler -B build -DCMAKE_BUILD_TYPE=Release \
+         -DWAMR_BUILD_WITH_CUSTOM_LLVM=1 -DLLVM_DIR=/usr/lib/llvm-15/lib/cmake/llvm \
+    && cmake --build build -j"$(nproc)" \
+    && install build/wamrc /usr/local/bin/wamrc \
+    && wamrc --version | grep -q "${WAMR_VERSION}"
+
+# --- AOT: the module compiled for the image's CPU ----------------------------
+FROM wamrc AS aot
+ARG TARGETARCH
+COPY --from=rust /src/target/wasm32-wasip1/wasm/firelens_filter.wasm /aot/firelens_filter.wasm
+RUN case "$TARGETARCH" in amd64) t=x86_64 ;; arm64) t=aarch64 ;; *) exit 1 ;; esac \
+    && wamrc --target="$t" -o /aot/firelens_filter.aot /aot/firelens_filter.wasm
+
+# --- The image: stock aws-for-fluent-bit plus what this project adds ---------
+FROM ${BASE_IMAGE}
+# Paths the include (fluent-bit/firelens.conf) and the README name.
+COPY --from=aot /aot/firelens_filter.aot /fluent-bit/firelens/firelens_filter.aot
+COPY --from=aot /aot/firelens_filter.wasm /fluent-bit/firelens/firelens_filter.wasm
+COPY fluent-bit/firelens.conf /fluent-bit/firelens/firelens.conf
+COPY fluent-bit/rules.toml /fluent-bit/firelens-rules/rules.toml
+COPY --from=rust /sink-proxy /usr/local/bin/sink-proxy
+COPY sink-proxy/sink-proxy.example.toml /etc/sink-proxy/sink-proxy.example.toml
+# The log router keeps the base image's user and entrypoint (FireLens runs
+# Fluent Bit as the base image does). The proxy container runs as this
+# unprivileged user (task definition: "user": "10001").
+LABEL org.opencontainers.image.title="FireLens router: Wasm classification filter and sink-proxy" \
+      com.firelens-router.fluent-bit.version="4.2.2" \
+      com.firelens-router.wamr.version="2.4.1"
