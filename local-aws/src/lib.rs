@@ -1,7 +1,10 @@
-//! AWS served locally, for the tests and the demo: moto's server (PyPI
-//! `moto[server]`, installed into the repo's `.venv` by
+//! AWS served locally, for the tests, the demo and the benchmarks: moto's
+//! server (PyPI `moto[server]`, installed into the repo's `.venv` by
 //! scripts/python-env.sh) on a free loopback port, the S3 archive behind a
-//! Firehose stream, and reading back what landed.
+//! Firehose stream, and reading back what landed; and [`fake::FakeAws`], a
+//! fast stand-in that injects faults and checks every request limit.
+
+pub mod fake;
 
 use anyhow::{Context, Result, bail};
 use std::net::TcpListener;

@@ -85,7 +85,7 @@ impl Default for IngestFile {
             header_timeout_secs: 10,
             body_timeout_secs: 30,
             max_body_bytes: 16 << 20,
-            max_decoded_bytes: 64 << 20,
+            max_decoded_bytes: 32 << 20,
             tag_header: "X-Fluent-Tag".into(),
             date_key: "date".into(),
             token_header: None,
@@ -154,7 +154,7 @@ impl Default for DeliveryFile {
             max_retry_secs: 20,
             attempt_timeout_secs: 10,
             max_in_flight_requests: 64,
-            max_in_flight_bytes: 48 << 20,
+            max_in_flight_bytes: 64 << 20,
             remember_parts: 100_000,
             remember_secs: 3600,
             shutdown_grace_secs: 25,
@@ -228,10 +228,17 @@ impl Config {
         if delivery.max_attempts == 0 || delivery.attempt_timeout_secs == 0 {
             return Err("delivery.max_attempts and delivery.attempt_timeout_secs must be above 0".into());
         }
-        if delivery.max_in_flight_requests == 0 || delivery.max_in_flight_bytes < ingest.max_body_bytes {
+        // The largest request (its body and what it decompresses to) must fit
+        // the budget, or it would be answered 429 for ever.
+        let largest = ingest.max_body_bytes + ingest.max_decoded_bytes;
+        if delivery.max_in_flight_requests == 0
+            || delivery.max_in_flight_bytes < largest
+            || delivery.max_in_flight_bytes > u32::MAX as usize
+        {
             return Err(format!(
-                "delivery.max_in_flight_requests must be above 0 and delivery.max_in_flight_bytes at least ingest.max_body_bytes ({})",
-                ingest.max_body_bytes
+                "delivery.max_in_flight_requests must be above 0, and delivery.max_in_flight_bytes from \
+                 ingest.max_body_bytes + ingest.max_decoded_bytes ({largest}) to {}",
+                u32::MAX
             ));
         }
         if mark.field.is_empty() || mark.value.is_empty() {

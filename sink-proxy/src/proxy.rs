@@ -6,11 +6,10 @@ use crate::config::Config;
 use crate::delivered::{ChunkId, Delivered, Destination, PartId};
 use crate::firehose::batch::MAX_RECORD_BYTES;
 use crate::firehose::sink::FirehoseSink;
-use crate::ingest::decode::{BodyError, Format, decode, gunzip_limited};
+use crate::ingest::decode::{Format, decode};
 use crate::metrics::Metrics;
 use crate::outcome::Outcome;
 use crate::plan::{Plan, Routing};
-use std::borrow::Cow;
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
 
@@ -24,13 +23,16 @@ pub struct Proxy {
     pub metrics: Arc<Metrics>,
 }
 
-/// How a chunk was received.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Encoding {
-    Identity,
-    Gzip,
-    /// A Content-Encoding this proxy cannot decode.
-    Other,
+/// A chunk's body, decoded from its Content-Encoding (by the server, which
+/// accounts for the decoded bytes).
+#[derive(Debug, Clone, Copy)]
+pub enum Body<'a> {
+    Plain(&'a [u8]),
+    /// Bytes that could not be decoded (corrupt gzip, unknown encoding).
+    Undecodable {
+        raw: &'a [u8],
+        why: &'static str,
+    },
 }
 
 /// A chunk all of whose records were accepted by their destinations.
@@ -41,13 +43,9 @@ pub struct Accepted {
     pub dead_letters: usize,
 }
 
+/// Some part was not accepted; Fluent Bit must send the chunk again (503).
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ChunkError {
-    /// Decompressed, the body is over the limit (413).
-    TooLarge { limit: usize },
-    /// Some part was not accepted; Fluent Bit must send the chunk again (503).
-    Unavailable(String),
-}
+pub struct Unavailable(pub String);
 
 impl Proxy {
     /// Clients from the standard AWS configuration chain.
@@ -118,28 +116,11 @@ impl Proxy {
     /// Handles one chunk. `Ok` only when every record reached every
     /// destination it is routed to (or, if it could not be read, the
     /// dead-letter place).
-    pub async fn chunk(
-        &self,
-        tag: &str,
-        content_type: Option<&str>,
-        encoding: Encoding,
-        body: &[u8],
-    ) -> Result<Accepted, ChunkError> {
-        self.metrics.bytes_in.inc_by(body.len() as u64);
-        let limit = self.config.ingest.max_decoded_bytes;
-        let plain: Result<Cow<[u8]>, &str> = match encoding {
-            Encoding::Identity => Ok(Cow::Borrowed(body)),
-            Encoding::Gzip => match gunzip_limited(body, limit) {
-                Err(BodyError::TooLarge { limit }) => return Err(ChunkError::TooLarge { limit }),
-                Ok(Some(plain)) => Ok(Cow::Owned(plain)),
-                Ok(None) => Err("the body does not decompress as gzip"),
-            },
-            Encoding::Other => Err("unsupported Content-Encoding"),
-        };
+    pub async fn chunk(&self, tag: &str, content_type: Option<&str>, body: Body<'_>) -> Result<Accepted, Unavailable> {
         // A retry of the chunk has the same tag and records; the id is taken
         // after decompression so that compression details cannot change it.
-        let (plan, chunk) = match &plain {
-            Ok(plain) => {
+        let (plan, chunk) = match body {
+            Body::Plain(plain) => {
                 let format = content_type
                     .and_then(Format::from_content_type)
                     .unwrap_or_else(|| Format::sniff(plain));
@@ -149,7 +130,7 @@ impl Proxy {
                     ChunkId::new(tag, plain),
                 )
             }
-            Err(why) => (Plan::undecodable(body, why, tag), ChunkId::new(tag, body)),
+            Body::Undecodable { raw, why } => (Plan::undecodable(raw, why, tag), ChunkId::new(tag, raw)),
         };
         self.metrics
             .records_in
@@ -157,7 +138,7 @@ impl Proxy {
         self.deliver(plan, &chunk).await
     }
 
-    async fn deliver(&self, plan: Plan, chunk: &ChunkId) -> Result<Accepted, ChunkError> {
+    async fn deliver(&self, plan: Plan, chunk: &ChunkId) -> Result<Accepted, Unavailable> {
         let done = |id: &PartId| {
             let now = Instant::now();
             self.delivered.lock().is_ok_and(|mut d| d.contains(id, now))
@@ -218,7 +199,7 @@ impl Proxy {
             .filter_map(|o| o.result.as_ref().err())
             .map(String::as_str)
             .collect();
-        Err(ChunkError::Unavailable(why.join("; ")))
+        Err(Unavailable(why.join("; ")))
     }
 
     fn count_dead(&self, plan: &Plan) {

@@ -7,8 +7,9 @@
 //! the size limit); everything transient is 503 (429 when the proxy itself
 //! is full).
 
+use crate::ingest::decode::{BodyError, gunzip_limited};
 use crate::metrics::Metrics;
-use crate::proxy::{ChunkError, Encoding, Proxy};
+use crate::proxy::{Body, Proxy, Unavailable};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::body::Incoming;
@@ -131,12 +132,7 @@ impl Server {
         };
         let tag = header(cfg.tag_header.as_str()).unwrap_or_default();
         let content_type = header(CONTENT_TYPE.as_str());
-        let encoding = match header(CONTENT_ENCODING.as_str()).map(|e| e.trim().to_ascii_lowercase()) {
-            None => Encoding::Identity,
-            Some(e) if e.is_empty() || e == "identity" => Encoding::Identity,
-            Some(e) if e == "gzip" || e == "x-gzip" => Encoding::Gzip,
-            Some(_) => Encoding::Other,
-        };
+        let encoding = header(CONTENT_ENCODING.as_str()).map(|e| e.trim().to_ascii_lowercase());
         let limited = Limited::new(req.into_body(), cfg.max_body_bytes);
         let body = match tokio::time::timeout(Duration::from_secs(cfg.body_timeout_secs), limited.collect()).await {
             Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "body too slow\n"),
@@ -145,18 +141,37 @@ impl Server {
             Ok(Err(e)) => return text(StatusCode::BAD_REQUEST, &format!("reading the body: {e}\n")),
             Ok(Ok(b)) => b.to_bytes(),
         };
-        let Ok(_bytes) = self
-            .bytes
-            .try_acquire_many(u32::try_from(body.len()).unwrap_or(u32::MAX))
-        else {
+        let m = &self.proxy.metrics;
+        m.bytes_in.inc_by(body.len() as u64);
+        let Ok(_body_bytes) = self.bytes.try_acquire_many(permits(body.len())) else {
             return text(StatusCode::TOO_MANY_REQUESTS, "busy, retry later\n");
         };
-        let m = &self.proxy.metrics;
+        // The decoded bytes count against the same budget: a small gzip body
+        // can hold a lot.
+        let (plain, why) = match encoding.as_deref() {
+            None | Some("" | "identity") => (None, None),
+            Some("gzip" | "x-gzip") => match gunzip_limited(&body, cfg.max_decoded_bytes) {
+                Err(BodyError::TooLarge { limit }) => return too_large(limit),
+                Ok(Some(plain)) => (Some(plain), None),
+                Ok(None) => (None, Some("the body does not decompress as gzip")),
+            },
+            Some(_) => (None, Some("unsupported Content-Encoding")),
+        };
+        let decoded = plain.as_ref().map_or(0, Vec::len);
+        let Ok(_decoded_bytes) = self.bytes.try_acquire_many(permits(decoded)) else {
+            return text(StatusCode::TOO_MANY_REQUESTS, "busy, retry later\n");
+        };
+        let held = (body.len() + decoded) as i64;
+        let chunk = match (&plain, why) {
+            (_, Some(why)) => Body::Undecodable { raw: &body, why },
+            (Some(plain), None) => Body::Plain(plain),
+            (None, None) => Body::Plain(&body),
+        };
         m.in_flight_requests.inc();
-        m.in_flight_bytes.inc_by(body.len() as i64);
-        let result = self.proxy.chunk(&tag, content_type.as_deref(), encoding, &body).await;
+        m.in_flight_bytes.inc_by(held);
+        let result = self.proxy.chunk(&tag, content_type.as_deref(), chunk).await;
         m.in_flight_requests.dec();
-        m.in_flight_bytes.dec_by(body.len() as i64);
+        m.in_flight_bytes.dec_by(held);
         match result {
             Ok(a) => {
                 let summary = format!(
@@ -168,8 +183,7 @@ impl Server {
                     .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 r
             }
-            Err(ChunkError::TooLarge { limit }) => too_large(limit),
-            Err(ChunkError::Unavailable(why)) => {
+            Err(Unavailable(why)) => {
                 tracing::warn!(%tag, error = %why, "chunk not fully delivered; answering 503 so Fluent Bit retries it");
                 text(StatusCode::SERVICE_UNAVAILABLE, &format!("{why}\n"))
             }
@@ -181,6 +195,11 @@ fn text(status: StatusCode, body: &str) -> Answer {
     let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
     *r.status_mut() = status;
     r
+}
+
+/// Semaphore permits for `n` bytes (the budget is at most `u32::MAX`).
+fn permits(n: usize) -> u32 {
+    u32::try_from(n).unwrap_or(u32::MAX)
 }
 
 fn too_large(limit: usize) -> Answer {

@@ -3,9 +3,9 @@
 
 mod support;
 
+use local_aws::fake::{FakeAws, Fault};
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
-use support::fake_aws::{FakeAws, Fault};
 
 fn bin() -> Command {
     let mut c = Command::new(env!("CARGO_BIN_EXE_sink-proxy"));

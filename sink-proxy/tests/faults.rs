@@ -4,10 +4,10 @@
 
 mod support;
 
+use local_aws::fake::{FakeAws, Fault};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
-use support::fake_aws::{FakeAws, Fault};
 use support::{RunningProxy, now_secs, post_chunk, sdk_config};
 
 const GROUP: &str = "/ecs/errors";

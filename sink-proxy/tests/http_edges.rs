@@ -3,9 +3,9 @@
 
 mod support;
 
+use local_aws::fake::{FakeAws, Fault};
 use serde_json::Value;
 use std::time::{Duration, Instant};
-use support::fake_aws::{FakeAws, Fault};
 use support::{RunningProxy, gzip, post, post_chunk, sdk_config};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 
@@ -233,4 +233,55 @@ async fn shutdown_finishes_requests_in_flight() {
         tokio::net::TcpStream::connect(addr).await.is_err(),
         "no longer accepting"
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn decoded_bytes_count_against_the_in_flight_budget() {
+    let fake = FakeAws::start().await;
+    fake.with(|st| st.firehose_faults = [Fault::Slow(Duration::from_millis(1500))].into());
+    // Room for one request's body and decoded bytes, not two decoded bodies.
+    let proxy = start(
+        &fake,
+        "[ingest]\nmax_body_bytes = 100000\nmax_decoded_bytes = 1000000\n[delivery]\nmax_in_flight_bytes = 1500000\n",
+    )
+    .await;
+    let addr = proxy.addr;
+    let line = format!("{{\"log\":\"{}\"}}", "z".repeat(900_000));
+    let small_gzip = gzip(line.as_bytes());
+    assert!(small_gzip.len() < 10_000);
+    let body = small_gzip.clone();
+    let first = tokio::spawn(async move {
+        post(addr, "/", &[("Content-Encoding", "gzip"), ("X-Fluent-Tag", "t")], body)
+            .await
+            .status
+    });
+    let deadline = Instant::now() + Duration::from_secs(5);
+    while proxy.metric("sink_proxy_in_flight_requests") == 0 {
+        assert!(Instant::now() < deadline);
+        tokio::task::yield_now().await;
+    }
+    assert!(
+        proxy.metric("sink_proxy_in_flight_bytes") > 900_000,
+        "decoded bytes are held"
+    );
+    let second = post(
+        addr,
+        "/",
+        &[("Content-Encoding", "gzip"), ("X-Fluent-Tag", "t")],
+        small_gzip.clone(),
+    )
+    .await;
+    assert_eq!(
+        second.status, 429,
+        "the budget is taken by the first request's decoded bytes"
+    );
+    assert_eq!(first.await.unwrap(), 200);
+    let third = post(
+        addr,
+        "/",
+        &[("Content-Encoding", "gzip"), ("X-Fluent-Tag", "t")],
+        small_gzip,
+    )
+    .await;
+    assert_eq!(third.status, 200, "released after the first");
 }

@@ -3,8 +3,6 @@
 //! Everything listens on 127.0.0.1 only.
 #![allow(dead_code)] // each test file uses a part
 
-pub mod fake_aws;
-
 use bytes::Bytes;
 use clap::Parser;
 use http_body_util::{BodyExt, Full};

@@ -51,8 +51,14 @@ pub struct State {
     pub groups: HashSet<String>,
     pub streams: HashSet<(String, String)>,
     pub retention: Vec<(String, i64)>,
-    /// Every call, by target name (PutRecordBatch, CreateLogStream...).
-    pub calls: Vec<String>,
+    /// Calls, by target name (PutRecordBatch, CreateLogStream...).
+    pub calls: std::collections::BTreeMap<String, usize>,
+    /// Count only: accepted records and events are counted, not kept
+    /// (benchmarks, long runs).
+    pub count_only: bool,
+    pub record_count: u64,
+    pub record_bytes: u64,
+    pub event_count: u64,
     /// Limit violations seen (must stay empty).
     pub violations: Vec<String>,
 }
@@ -75,7 +81,12 @@ impl State {
     }
 
     pub fn calls_of(&self, target: &str) -> usize {
-        self.calls.iter().filter(|c| *c == target).count()
+        self.calls.get(target).copied().unwrap_or(0)
+    }
+
+    /// Every accepted CloudWatch message, in arrival order.
+    pub fn messages(&self) -> impl Iterator<Item = &str> {
+        self.events.iter().map(|(_, _, _, m)| m.as_str())
     }
 }
 
@@ -190,7 +201,7 @@ fn next_fault(st: &mut State, firehose: bool) -> Option<Fault> {
 
 fn handle(state: &Mutex<State>, target: &str, body: &[u8]) -> (u16, Value, Option<Duration>) {
     let mut st = state.lock().unwrap();
-    st.calls.push(target.to_owned());
+    *st.calls.entry(target.to_owned()).or_default() += 1;
     let Ok(req) = serde_json::from_slice::<Value>(body) else {
         return error(400, "SerializationException");
     };
@@ -229,7 +240,11 @@ fn handle(state: &Mutex<State>, target: &str, body: &[u8]) -> (u16, Value, Optio
                 if failed.contains(&i) {
                     responses.push(json!({"ErrorCode": "ServiceUnavailableException", "ErrorMessage": "Slow down."}));
                 } else {
-                    st.records.push((stream.clone(), r));
+                    st.record_count += 1;
+                    st.record_bytes += r.len() as u64;
+                    if !st.count_only {
+                        st.records.push((stream.clone(), r));
+                    }
                     responses.push(json!({"RecordId": format!("r{i}")}));
                 }
             }
@@ -305,8 +320,11 @@ fn handle(state: &Mutex<State>, target: &str, body: &[u8]) -> (u16, Value, Optio
                 ));
                 return error(400, "InvalidParameterException");
             }
-            for (t, m) in events {
-                st.events.push((g.clone(), ls.clone(), t, m));
+            st.event_count += events.len() as u64;
+            if !st.count_only {
+                for (t, m) in events {
+                    st.events.push((g.clone(), ls.clone(), t, m));
+                }
             }
             let delay = match fault {
                 Some(Fault::Slow(d)) => Some(d),
