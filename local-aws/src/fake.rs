@@ -26,6 +26,8 @@ pub enum Fault {
     ServerError,
     /// 503 ServiceUnavailableException.
     Unavailable,
+    /// 400 AccessDeniedException (permissions: retrying cannot help).
+    Denied,
     /// Firehose: 200, with these records (indices in the request) failed.
     FailRecords(Vec<usize>),
     /// Answer normally after this long.
@@ -169,6 +171,7 @@ fn fault_answer(f: &Fault, throttle_code: &str) -> Option<(u16, Value, Option<Du
         Fault::Throttle => Some(error(400, throttle_code)),
         Fault::ServerError => Some(error(500, "InternalFailure")),
         Fault::Unavailable => Some(error(503, "ServiceUnavailableException")),
+        Fault::Denied => Some(error(400, "AccessDeniedException")),
         _ => None,
     }
 }

@@ -9,6 +9,7 @@ pub mod config;
 pub mod deadletter;
 pub mod delivered;
 pub mod firehose;
+pub mod health;
 pub mod ingest;
 pub mod metrics;
 pub mod outcome;

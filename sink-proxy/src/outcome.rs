@@ -6,9 +6,27 @@ use crate::delivered::PartId;
 pub struct Outcome {
     /// Parts the destination accepted in this attempt.
     pub accepted: Vec<PartId>,
-    /// `Err` with the reason when some part was not accepted: the chunk must
-    /// be answered with a failure so that Fluent Bit sends it again.
-    pub result: Result<(), String>,
+    /// `Err` when some part was not accepted: the chunk must be answered
+    /// with a failure so that Fluent Bit sends it again.
+    pub result: Result<(), Failure>,
+}
+
+/// Why a destination did not accept its share.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    pub message: String,
+    /// Retrying cannot help until something is fixed (access denied, no such
+    /// stream, bad credentials); otherwise the retry budget ran out.
+    pub permanent: bool,
+}
+
+impl Failure {
+    pub fn context(self, what: &str) -> Self {
+        Self {
+            message: format!("{what}: {}", self.message),
+            ..self
+        }
+    }
 }
 
 impl Default for Outcome {

@@ -21,6 +21,7 @@ pub struct Proxy {
     cloudwatch: Option<CloudWatchSink>,
     delivered: Mutex<Delivered>,
     pub metrics: Arc<Metrics>,
+    pub health: crate::health::Health,
 }
 
 /// A chunk's body, decoded from its Content-Encoding (by the server, which
@@ -110,6 +111,7 @@ impl Proxy {
             cloudwatch,
             delivered: Mutex::new(delivered),
             metrics,
+            health: crate::health::Health::default(),
         }
     }
 
@@ -183,6 +185,12 @@ impl Proxy {
             }
         };
         let (firehose, cloudwatch, dead) = tokio::join!(firehose, cloudwatch, dead);
+        self.health
+            .record(Destination::Firehose, &firehose, !plan.firehose_lines.is_empty());
+        self.health
+            .record(Destination::CloudWatch, &cloudwatch, !plan.cloudwatch.is_empty());
+        self.health
+            .record(Destination::DeadLetter, &dead, !plan.dead_letter_lines.is_empty());
         let outcomes = [firehose, cloudwatch, dead];
         if outcomes.iter().all(Outcome::complete) {
             return Ok(accepted);
@@ -197,7 +205,7 @@ impl Proxy {
         let why: Vec<&str> = outcomes
             .iter()
             .filter_map(|o| o.result.as_ref().err())
-            .map(String::as_str)
+            .map(|f| f.message.as_str())
             .collect();
         Err(Unavailable(why.join("; ")))
     }

@@ -92,7 +92,18 @@ impl Server {
         let answer = match (req.method(), req.uri().path()) {
             (&Method::POST, p) if p == ingest_path => self.ingest(req).await,
             (_, p) if p == ingest_path => text(StatusCode::METHOD_NOT_ALLOWED, "POST log chunks here\n"),
-            (&Method::GET, "/healthz") => text(StatusCode::OK, "ok\n"),
+            (&Method::GET, "/healthz") => {
+                let (ready, report) = self.proxy.health.report();
+                let status = if ready {
+                    StatusCode::OK
+                } else {
+                    StatusCode::SERVICE_UNAVAILABLE
+                };
+                let mut r = text(status, &format!("{report}\n"));
+                r.headers_mut()
+                    .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
+                r
+            }
             (&Method::GET, "/metrics") => {
                 let mut r = text(StatusCode::OK, &self.proxy.metrics.render());
                 r.headers_mut().insert(

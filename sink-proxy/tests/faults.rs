@@ -347,3 +347,33 @@ async fn connection_errors_are_retried_then_answered_503() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert!(proxy.metric(r#"sink_proxy_retries_total{destination="firehose"}"#) >= 1);
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn healthz_is_unready_while_retrying_cannot_help_and_degraded_in_an_outage() {
+    let fake = FakeAws::start().await;
+    let proxy = start(&fake, "").await;
+    let sent = chunk(6, 9, &["web"]);
+    // Permissions: one attempt, 503 to Fluent Bit, and /healthz 503.
+    fake.with(|st| st.firehose_faults = [Fault::Denied].into());
+    assert_eq!(post_chunk(proxy.addr, "t", &sent).await.status, 503);
+    assert_eq!(fake.with(|st| st.calls_of("PutRecordBatch")), 1, "not retried");
+    let h = support::get(proxy.addr, "/healthz").await;
+    assert_eq!(h.status, 503, "{}", h.body);
+    assert!(
+        h.body.contains("AccessDeniedException") && h.body.contains("\"firehose\""),
+        "{}",
+        h.body
+    );
+    // An outage: still 503 to Fluent Bit, but the container stays healthy.
+    fake.with(|st| st.firehose_down = true);
+    assert_eq!(post_chunk(proxy.addr, "t", &sent).await.status, 503);
+    let h = support::get(proxy.addr, "/healthz").await;
+    assert_eq!(h.status, 200, "{}", h.body);
+    assert!(h.body.contains("\"degraded\""), "{}", h.body);
+    // Recovered.
+    fake.with(|st| st.firehose_down = false);
+    assert_eq!(post_chunk(proxy.addr, "t", &sent).await.status, 200);
+    let h = support::get(proxy.addr, "/healthz").await;
+    assert_eq!((h.status, h.body.trim()), (200, r#"{"status":"ok","failing":{}}"#));
+    assert_exactly_once(&fake, &sent);
+}

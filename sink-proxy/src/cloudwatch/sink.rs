@@ -6,7 +6,7 @@ use super::batch::{LogEvent, batches};
 use crate::aws::CallError;
 use crate::delivered::{ChunkId, Destination, PartId};
 use crate::metrics::{Metrics, dest};
-use crate::outcome::Outcome;
+use crate::outcome::{Failure, Outcome};
 use crate::retry::RetryPolicy;
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use std::collections::{BTreeMap, HashSet};
@@ -102,7 +102,7 @@ impl CloudWatchSink {
                     }
                     Err(e) => {
                         self.metrics.failures.get_or_create(&LABEL).inc();
-                        outcome.result = Err(format!("cloudwatch {}/{stream}: {e}", self.group));
+                        outcome.result = Err(e.context(&format!("cloudwatch {}/{stream}", self.group)));
                         break 'streams;
                     }
                 }
@@ -115,7 +115,7 @@ impl CloudWatchSink {
         outcome
     }
 
-    async fn put_with_retries(&self, stream: &str, call: &[LogEvent]) -> Result<Put, String> {
+    async fn put_with_retries(&self, stream: &str, call: &[LogEvent]) -> Result<Put, Failure> {
         let started = Instant::now();
         let mut attempt = 1;
         loop {
@@ -133,10 +133,16 @@ impl CloudWatchSink {
                 self.metrics.throttles.get_or_create(&LABEL).inc();
             }
             if !err.transient && !err.is("ResourceNotFoundException") {
-                return Err(err.message);
+                return Err(Failure {
+                    message: err.message,
+                    permanent: true,
+                });
             }
             let Some(delay) = self.policy.next_delay_jittered(attempt, started.elapsed()) else {
-                return Err(format!("gave up after {attempt} attempts: {}", err.message));
+                return Err(Failure {
+                    message: format!("gave up after {attempt} attempts: {}", err.message),
+                    permanent: false,
+                });
             };
             tracing::warn!(group = %self.group, %stream, attempt, error = %err.message, "cloudwatch: retrying");
             self.metrics.retries.get_or_create(&LABEL).inc();

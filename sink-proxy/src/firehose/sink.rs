@@ -6,7 +6,7 @@ use super::batch::{billed_units, calls, pack_lines};
 use crate::aws::CallError;
 use crate::delivered::{ChunkId, Destination, PartId};
 use crate::metrics::{Metrics, dest};
-use crate::outcome::Outcome;
+use crate::outcome::{Failure, Outcome};
 use crate::retry::RetryPolicy;
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
@@ -46,10 +46,10 @@ impl FirehoseSink {
         if !packed.oversized.is_empty() {
             // The plan dead-letters every line over the limit; reaching this
             // is a bug, and the chunk is refused rather than cut.
-            outcome.result = Err(format!(
-                "{} lines over the Firehose record limit",
-                packed.oversized.len()
-            ));
+            outcome.result = Err(Failure {
+                message: format!("{} lines over the Firehose record limit", packed.oversized.len()),
+                permanent: true,
+            });
             return outcome;
         }
         let mut records = Vec::with_capacity(packed.records.len());
@@ -76,7 +76,7 @@ impl FirehoseSink {
             outcome.accepted.extend(accepted.iter().map(|&i| call[i].id));
             if let Err(e) = result {
                 self.metrics.failures.get_or_create(&dest(self.destination)).inc();
-                outcome.result = Err(format!("firehose {}: {e}", self.stream));
+                outcome.result = Err(e.context(&format!("firehose {}", self.stream)));
                 break;
             }
         }
@@ -89,7 +89,7 @@ impl FirehoseSink {
 
     /// One PutRecordBatch call and its retries. Returns the indices (into
     /// `call`) accepted, and whether all were.
-    async fn put_with_retries(&self, call: &[Packed]) -> (Vec<usize>, Result<(), String>) {
+    async fn put_with_retries(&self, call: &[Packed]) -> (Vec<usize>, Result<(), Failure>) {
         let started = Instant::now();
         let mut pending: Vec<usize> = (0..call.len()).collect();
         let mut accepted = Vec::new();
@@ -118,12 +118,21 @@ impl FirehoseSink {
                 self.metrics.throttles.get_or_create(&dest(self.destination)).inc();
             }
             if !err.transient {
-                return (accepted, Err(err.message));
+                return (
+                    accepted,
+                    Err(Failure {
+                        message: err.message,
+                        permanent: true,
+                    }),
+                );
             }
             let Some(delay) = self.policy.next_delay_jittered(attempt, started.elapsed()) else {
                 return (
                     accepted,
-                    Err(format!("gave up after {attempt} attempts: {}", err.message)),
+                    Err(Failure {
+                        message: format!("gave up after {attempt} attempts: {}", err.message),
+                        permanent: false,
+                    }),
                 );
             };
             tracing::warn!(stream = %self.stream, attempt, error = %err.message, "firehose: retrying");
