@@ -96,7 +96,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::decode::{Format, decode};
+    use crate::ingest::decode::{FieldsIf, Format, decode};
 
     fn routing() -> Routing {
         Routing {
@@ -120,7 +120,7 @@ mod tests {
     #[test]
     fn every_record_to_firehose_marked_ones_to_their_stream_bad_ones_dead_lettered() {
         let p = Plan::new(
-            decode(BODY, Format::JsonLines, "date"),
+            decode(BODY, Format::JsonLines, "date", &FieldsIf::Always),
             "web-firelens-1",
             &routing(),
             99,
@@ -156,12 +156,12 @@ mod tests {
     fn one_destination_only() {
         let mut r = routing();
         r.firehose_record_bytes = None;
-        let p = Plan::new(decode(BODY, Format::JsonLines, "date"), "t", &r, 0);
+        let p = Plan::new(decode(BODY, Format::JsonLines, "date", &FieldsIf::Always), "t", &r, 0);
         assert!(p.firehose_lines.is_empty());
         assert_eq!(p.cloudwatch.values().map(Vec::len).sum::<usize>(), 2);
         let mut r = routing();
         r.cloudwatch = None;
-        let p = Plan::new(decode(BODY, Format::JsonLines, "date"), "t", &r, 0);
+        let p = Plan::new(decode(BODY, Format::JsonLines, "date", &FieldsIf::Always), "t", &r, 0);
         assert_eq!((p.firehose_lines.len(), p.marked, p.cloudwatch.len()), (4, 2, 0));
     }
 
@@ -170,7 +170,12 @@ mod tests {
         let mut r = routing();
         r.firehose_record_bytes = Some(1024);
         let big = format!(r#"{{"log":"{}"}}"#, "x".repeat(2000));
-        let p = Plan::new(decode(big.as_bytes(), Format::JsonLines, "date"), "t", &r, 0);
+        let p = Plan::new(
+            decode(big.as_bytes(), Format::JsonLines, "date", &FieldsIf::Always),
+            "t",
+            &r,
+            0,
+        );
         assert!(p.firehose_lines.is_empty());
         assert_eq!(p.dead[&Reason::Oversized], 1);
         let raw: String = p
@@ -188,8 +193,18 @@ mod tests {
 
     #[test]
     fn same_chunk_same_plan() {
-        let a = Plan::new(decode(BODY, Format::JsonLines, "date"), "t", &routing(), 5);
-        let b = Plan::new(decode(BODY, Format::JsonLines, "date"), "t", &routing(), 5);
+        let a = Plan::new(
+            decode(BODY, Format::JsonLines, "date", &FieldsIf::Always),
+            "t",
+            &routing(),
+            5,
+        );
+        let b = Plan::new(
+            decode(BODY, Format::JsonLines, "date", &FieldsIf::Always),
+            "t",
+            &routing(),
+            5,
+        );
         assert_eq!(a, b);
         let g = Plan::undecodable(b"\x1f\x8bxx", "corrupt gzip", "t");
         assert_eq!(

@@ -6,7 +6,7 @@ use crate::config::Config;
 use crate::delivered::{ChunkId, Delivered, Destination, PartId};
 use crate::firehose::batch::MAX_RECORD_BYTES;
 use crate::firehose::sink::FirehoseSink;
-use crate::ingest::decode::{Format, decode};
+use crate::ingest::decode::{FieldsIf, Format, decode};
 use crate::metrics::Metrics;
 use crate::outcome::Outcome;
 use crate::plan::{Plan, Routing};
@@ -22,6 +22,8 @@ pub struct Proxy {
     delivered: Mutex<Delivered>,
     pub metrics: Arc<Metrics>,
     pub health: crate::health::Health,
+    /// Records need their fields only to be routed to CloudWatch.
+    fields_if: FieldsIf,
 }
 
 /// A chunk's body, decoded from its Content-Encoding (by the server, which
@@ -103,6 +105,10 @@ impl Proxy {
             config.delivery.remember_parts,
             Duration::from_secs(config.delivery.remember_secs),
         );
+        let fields_if = match config.cloudwatch {
+            Some(_) => FieldsIf::HasKey(config.mark.field.clone()),
+            None => FieldsIf::Never,
+        };
         Self {
             routing: config.routing(),
             config,
@@ -112,6 +118,7 @@ impl Proxy {
             delivered: Mutex::new(delivered),
             metrics,
             health: crate::health::Health::default(),
+            fields_if,
         }
     }
 
@@ -126,7 +133,7 @@ impl Proxy {
                 let format = content_type
                     .and_then(Format::from_content_type)
                     .unwrap_or_else(|| Format::sniff(plain));
-                let decoded = decode(plain, format, &self.config.ingest.date_key);
+                let decoded = decode(plain, format, &self.config.ingest.date_key, &self.fields_if);
                 (
                     Plan::new(decoded, tag, &self.routing, now_ms()),
                     ChunkId::new(tag, plain),

@@ -12,6 +12,8 @@ use std::io::Read;
 /// One record, as the JSON object Fluent Bit sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
+    /// The record's fields, parsed; empty for a JSON line nobody needs them
+    /// of (see [`FieldsIf`]), which is archived from `raw` as it came.
     pub fields: Map<String, Value>,
     /// From the date key (`json_date_key`, default `date`, seconds as a
     /// double) or the msgpack event time, in milliseconds since the epoch.
@@ -86,17 +88,34 @@ pub fn gunzip_limited(body: &[u8], limit: usize) -> Result<Option<Vec<u8>>, Body
 }
 
 /// Decodes a (decompressed) body. `date_key` is Fluent Bit's `json_date_key`.
-pub fn decode(body: &[u8], format: Format, date_key: &str) -> Decoded {
+/// Which JSON lines need their fields parsed. Parsing every record into a
+/// map is most of the cost of a chunk; a line that is only archived needs to
+/// be checked (a JSON object, UTF-8), not parsed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum FieldsIf {
+    Always,
+    Never,
+    /// Only lines holding this key, quoted (`"log_class"`): a line without
+    /// those bytes cannot carry the mark.
+    HasKey(String),
+}
+
+pub fn decode(body: &[u8], format: Format, date_key: &str, fields_if: &FieldsIf) -> Decoded {
     let mut out = Decoded::default();
     match format {
-        Format::JsonLines => decode_json_lines(body, date_key, &mut out),
+        Format::JsonLines => decode_json_lines(body, date_key, fields_if, &mut out),
         Format::Json => decode_json(body, date_key, &mut out),
         Format::Msgpack => decode_msgpack(body, &mut out),
     }
     out
 }
 
-fn decode_json_lines(body: &[u8], date_key: &str, out: &mut Decoded) {
+fn decode_json_lines(body: &[u8], date_key: &str, fields_if: &FieldsIf, out: &mut Decoded) {
+    let quoted_key = match fields_if {
+        FieldsIf::HasKey(k) => Some(format!("\"{k}\"")),
+        _ => None,
+    };
+    let finder = quoted_key.as_deref().map(memchr::memmem::Finder::new);
     for line in body.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -105,6 +124,24 @@ fn decode_json_lines(body: &[u8], date_key: &str, out: &mut Decoded) {
         // The usual case, one object per line, keeps its bytes. A line with
         // several objects (json_stream) or an error goes the general way.
         let line = line.trim_ascii();
+        let needs_fields = match (fields_if, &finder) {
+            (FieldsIf::Always, _) => true,
+            (FieldsIf::Never, _) => false,
+            (_, Some(f)) => f.find(line).is_some(),
+            (_, None) => true,
+        };
+        if !needs_fields
+            && line.first() == Some(&b'{')
+            && std::str::from_utf8(line).is_ok()
+            && serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
+        {
+            out.records.push(Record {
+                fields: Map::new(),
+                timestamp_ms: None,
+                raw: Some(line.to_vec()),
+            });
+            continue;
+        }
         if let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(line) {
             let timestamp_ms = fields.get(date_key).and_then(seconds_to_ms);
             out.records.push(Record {
@@ -283,7 +320,7 @@ mod tests {
     fn json_lines_keep_good_records_around_bad_ones() {
         let body =
             b"{\"date\":1795532400.5,\"log\":\"a\"}\n{\"log\":\"b\"\n\n[1]\r\n{\"date\":1795532401.25,\"log\":\"c\"}\n";
-        let d = decode(body, Format::JsonLines, "date");
+        let d = decode(body, Format::JsonLines, "date", &FieldsIf::Always);
         let logs: Vec<&str> = d.records.iter().map(|r| r.fields["log"].as_str().unwrap()).collect();
         assert_eq!(logs, ["a", "c"]);
         assert_eq!(d.records[0].timestamp_ms, Some(1_795_532_400_500));
@@ -299,25 +336,59 @@ mod tests {
     }
 
     #[test]
+    fn lines_nobody_needs_the_fields_of_are_checked_not_parsed() {
+        let body = b"{\"log\":\"a\"}\n{\"log\":\"b\",\"log_class\":\"error\",\"date\":2}\n{\"log\":\"\xff\"}\n{\"log\":\n[1]\n";
+        let d = decode(body, Format::JsonLines, "date", &FieldsIf::HasKey("log_class".into()));
+        assert_eq!(d.records.len(), 2);
+        assert!(d.records[0].fields.is_empty(), "no mark key: not parsed");
+        assert_eq!(d.records[0].raw.as_deref(), Some(br#"{"log":"a"}"#.as_slice()));
+        assert_eq!(d.records[1].fields["log_class"], "error", "may be marked: parsed");
+        assert_eq!(d.records[1].timestamp_ms, Some(2000));
+        assert_eq!(
+            d.bad.len(),
+            3,
+            "invalid UTF-8, truncated JSON and a non-object are still caught"
+        );
+        let never = decode(body, Format::JsonLines, "date", &FieldsIf::Never);
+        assert!(never.records.iter().all(|r| r.fields.is_empty()));
+        assert_eq!(never.bad.len(), 3);
+    }
+
+    #[test]
     fn json_array_and_stream() {
-        let d = decode(br#"[{"log":"a","date":1},{"log":"b"}, 5]"#, Format::Json, "date");
+        let d = decode(
+            br#"[{"log":"a","date":1},{"log":"b"}, 5]"#,
+            Format::Json,
+            "date",
+            &FieldsIf::Always,
+        );
         assert_eq!(d.records.len(), 2);
         assert_eq!(d.records[0].timestamp_ms, Some(1000));
         assert_eq!(d.records[1].timestamp_ms, None);
         assert_eq!(d.bad.len(), 1);
-        let d = decode(br#"{"log":"a"}{"log":"b"} {"log":"c"}"#, Format::Json, "date");
+        let d = decode(
+            br#"{"log":"a"}{"log":"b"} {"log":"c"}"#,
+            Format::Json,
+            "date",
+            &FieldsIf::Always,
+        );
         assert_eq!(d.records.len(), 3);
-        let d = decode(br#"[{"log":"a"}, {"log":"#, Format::Json, "date");
+        let d = decode(br#"[{"log":"a"}, {"log":"#, Format::Json, "date", &FieldsIf::Always);
         assert!(d.records.is_empty());
         assert_eq!(d.bad.len(), 1, "a broken array is one bad record, not lost");
-        let d = decode(br#"{"log":"a"} {"log":"b"#, Format::Json, "date");
+        let d = decode(br#"{"log":"a"} {"log":"b"#, Format::Json, "date", &FieldsIf::Always);
         assert_eq!((d.records.len(), d.bad.len()), (1, 1));
         assert_eq!(d.bad[0].raw, br#"{"log":"b"#);
     }
 
     #[test]
     fn invalid_utf8_in_json_is_a_bad_record_not_a_failure() {
-        let d = decode(b"{\"log\":\"\xff\"}\n{\"log\":\"ok\"}", Format::JsonLines, "date");
+        let d = decode(
+            b"{\"log\":\"\xff\"}\n{\"log\":\"ok\"}",
+            Format::JsonLines,
+            "date",
+            &FieldsIf::Always,
+        );
         assert_eq!((d.records.len(), d.bad.len()), (1, 1));
     }
 
@@ -333,7 +404,7 @@ mod tests {
             rmpv::encode::write_value(&mut buf, v).unwrap();
         }
         buf.extend_from_slice(&[0xc1]); // never used in msgpack
-        let d = decode(&buf, Format::Msgpack, "date");
+        let d = decode(&buf, Format::Msgpack, "date", &FieldsIf::Always);
         assert_eq!(d.records.len(), 2);
         assert_eq!(
             d.records[0].fields,
@@ -349,7 +420,12 @@ mod tests {
         let mut body = gzip(b"{\"log\":\"a\"}\n");
         body.extend(gzip(b"{\"log\":\"b\"}\n"));
         let plain = gunzip_limited(&body, 1 << 20).unwrap().unwrap();
-        assert_eq!(decode(&plain, Format::JsonLines, "date").records.len(), 2);
+        assert_eq!(
+            decode(&plain, Format::JsonLines, "date", &FieldsIf::Always)
+                .records
+                .len(),
+            2
+        );
         // A bomb: 64 MiB of zeros is a few KiB compressed; refused at the limit.
         let bomb = gzip(&vec![0u8; 64 << 20]);
         assert!(bomb.len() < 1 << 20);
