@@ -42,8 +42,8 @@ pub struct State {
     /// While set, every call of that kind answers 503 (an outage).
     pub firehose_down: bool,
     pub logs_down: bool,
-    /// Random faults: this share of calls fail (throttle, 5xx, or some
-    /// records), from a seeded generator.
+    /// Random faults: this share of calls fail (throttle, 5xx, some records)
+    /// or answer slowly, from a seeded generator.
     pub random_fault_rate: f64,
     pub rng: Option<fastrand::Rng>,
     /// Accepted Firehose records: (stream, data).
@@ -80,6 +80,12 @@ impl State {
                     .collect::<Vec<_>>()
             })
             .collect()
+    }
+
+    /// Random faults on `rate` of the calls, seeded.
+    pub fn random_faults(&mut self, rate: f64, seed: u64) {
+        self.random_fault_rate = rate;
+        self.rng = Some(fastrand::Rng::with_seed(seed));
     }
 
     pub fn calls_of(&self, target: &str) -> usize {
@@ -194,10 +200,11 @@ fn next_fault(st: &mut State, firehose: bool) -> Option<Fault> {
     if rng.f64() >= rate {
         return None;
     }
-    Some(match rng.u8(0..4) {
+    Some(match rng.u8(0..5) {
         0 => Fault::Throttle,
         1 => Fault::ServerError,
         2 => Fault::Unavailable,
+        3 => Fault::Slow(Duration::from_millis(300)),
         _ => Fault::FailRecords((0..500).filter(|_| rng.bool()).collect()),
     })
 }

@@ -264,8 +264,7 @@ async fn groups_and_streams_are_created_once_and_again_when_deleted() {
 async fn random_faults_with_a_retrying_driver_lose_and_duplicate_nothing() {
     let fake = FakeAws::start().await;
     fake.with(|st| {
-        st.random_fault_rate = 0.3;
-        st.rng = Some(fastrand::Rng::with_seed(7));
+        st.random_faults(0.3, 7);
     });
     let proxy = start(&fake, "").await;
     let mut all = Vec::new();

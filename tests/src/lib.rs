@@ -3,6 +3,10 @@
 //! host), then to `sink-proxy` exactly as Fluent Bit's `http` output sends
 //! them (per-tag chunks, `json_lines` with a `date` key, gzip, the tag in a
 //! header), and on to CloudWatch Logs and Firehose → S3 served by moto.
+//! [`harness`]: the same with sink-proxy as its own process, for the
+//! reliability tests and the benchmark.
+
+pub mod harness;
 
 use anyhow::{Context, Result, bail};
 use bytes::Bytes;
