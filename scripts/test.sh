@@ -20,8 +20,10 @@ cargo clippy --release --workspace --all-targets -- -D warnings
 # moto's server for the sink-proxy tests (into .venv).
 ./scripts/python-env.sh
 
-# Unit tests, the rule table, the module through the Fluent Bit host, and
-# sink-proxy against moto and a fault-injecting fake AWS endpoint.
+# Unit tests, the rule table, the module through the Fluent Bit host,
+# sink-proxy against moto and a fault-injecting fake AWS endpoint, end to end,
+# and the reliability suite (which runs the sink-proxy binary: built first).
+cargo build --release -p sink-proxy
 cargo test --release --workspace
 
 # A bounded, deterministic fuzz run of both targets (FUZZ=0 skips it).

@@ -16,7 +16,7 @@ use std::time::{Duration, Instant};
 const STREAM: &str = "logs";
 const GROUP: &str = "/ecs/errors";
 /// Peak RSS the proxy must stay under in every scenario (MiB).
-const RSS_BOUND_MIB: f64 = 96.0;
+const RSS_BOUND_MIB: f64 = 128.0;
 
 fn corpus(rounds: usize, lines_per_chunk: usize) -> Vec<Chunk> {
     let dir = std::env::temp_dir().join(format!("reliability-{}-{rounds}", std::process::id()));

@@ -145,8 +145,17 @@ fn readme_shows_how_to_reproduce_every_figure() {
         "scripts/test.sh",
         "scripts/fuzz.sh",
         "scripts/demo.sh",
+        "cargo run --release -p firelens-e2e --bin proxy-bench -- --mib 512",
+        "cargo test --release -p firelens-e2e --test reliability -- --nocapture",
     ] {
         assert!(readme.contains(command), "README lost the command `{command}`");
     }
-    assert!(readme.contains("### Through the test host") && readme.contains("### In a real Fluent Bit 4.2.2"));
+    for section in [
+        "### Through the test host",
+        "### In a real Fluent Bit 4.2.2",
+        "### sink-proxy throughput and cost",
+        "## Proven reliability",
+    ] {
+        assert!(readme.contains(section), "README lost the section {section}");
+    }
 }
