@@ -17,8 +17,9 @@ ARG WAMR_VERSION=2.4.1
 ARG RUST_VERSION=1.95
 
 # --- Rust: the filter module (.wasm) and a static sink-proxy -----------------
-FROM --platform=$BUILDPLATFORM rust:${RUST_VERSION}-bookworm AS rust
-ARG TARGETARCH
+# Built on the target platform itself (natively on a Graviton builder, under
+# emulation with buildx elsewhere): no cross C toolchain for aws-lc.
+FROM rust:${RUST_VERSION}-bookworm AS rust
 RUN apt-get update && apt-get install -y --no-install-recommends musl-tools \
     && rm -rf /var/lib/apt/lists/*
 WORKDIR /src
@@ -33,18 +34,9 @@ COPY fluent-bit fluent-bit
 # The module: scripts/build-wasm.sh adds the wasm32-wasip1 target.
 RUN ./scripts/build-wasm.sh
 # sink-proxy, statically linked (musl): it runs on the base image's Amazon
-# Linux 2023 whatever its glibc. Cross-compiled for the image's CPU.
-RUN case "$TARGETARCH" in \
-      amd64) triple=x86_64-unknown-linux-musl ;; \
-      arm64) triple=aarch64-unknown-linux-musl ;; \
-      *) echo "unsupported TARGETARCH $TARGETARCH" >&2; exit 1 ;; \
-    esac \
+# Linux 2023 whatever its glibc.
+RUN triple="$(uname -m)-unknown-linux-musl" \
     && rustup target add "$triple" \
-    && if [ "$triple" = aarch64-unknown-linux-musl ] && [ "$(uname -m)" != aarch64 ]; then \
-         apt-get update && apt-get install -y --no-install-recommends gcc-aarch64-linux-gnu \
-         && export CC_aarch64_unknown_linux_musl=aarch64-linux-gnu-gcc \
-                   CARGO_TARGET_AARCH64_UNKNOWN_LINUX_MUSL_LINKER=aarch64-linux-gnu-gcc; \
-       fi \
     && cargo build --release --locked -p sink-proxy --target "$triple" \
     && cp "target/$triple/release/sink-proxy" /sink-proxy
 

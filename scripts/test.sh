@@ -22,8 +22,8 @@ cargo clippy --release --workspace --all-targets -- -D warnings
 
 # Unit tests, the rule table, the module through the Fluent Bit host,
 # sink-proxy against moto and a fault-injecting fake AWS endpoint, end to end,
-# and the reliability suite (which runs the sink-proxy binary: built first).
-cargo build --release -p sink-proxy
+# and the reliability suite. It runs the sink-proxy binary, which this builds
+# before any test runs (sink-proxy's own tests need it too).
 cargo test --release --workspace
 
 # A bounded, deterministic fuzz run of both targets (FUZZ=0 skips it).

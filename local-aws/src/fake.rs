@@ -39,6 +39,9 @@ pub struct State {
     /// Faults for the next PutRecordBatch / PutLogEvents calls, in order.
     pub firehose_faults: VecDeque<Fault>,
     pub logs_faults: VecDeque<Fault>,
+    /// Every PutRecordBatch and PutLogEvents answer takes at least this long
+    /// (a slow AWS: requests pile up in the proxy).
+    pub delay_all: Option<Duration>,
     /// While set, every call of that kind answers 503 (an outage).
     pub firehose_down: bool,
     pub logs_down: bool,
@@ -140,6 +143,11 @@ impl FakeAws {
                                 .map(|b| b.to_bytes())
                                 .unwrap_or_default();
                             let (status, answer, delay) = handle(&st, &target, &body);
+                            let slow = st.lock().map(|s| s.delay_all).unwrap_or_default();
+                            let delay = match (delay, slow) {
+                                (Some(d), Some(s)) => Some(d.max(s)),
+                                (d, s) => d.or(s),
+                            };
                             if let Some(d) = delay {
                                 tokio::time::sleep(d).await;
                             }

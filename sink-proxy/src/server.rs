@@ -7,11 +7,12 @@
 //! the size limit); everything transient is 503 (429 when the proxy itself
 //! is full).
 
+use crate::config::working_set;
 use crate::ingest::decode::{BodyError, gunzip_limited};
 use crate::metrics::Metrics;
 use crate::proxy::{Body, Proxy, Unavailable};
 use bytes::Bytes;
-use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
+use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::service::service_fn;
@@ -129,7 +130,14 @@ impl Server {
             .headers()
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        if declared.is_some_and(|n| n > cfg.max_body_bytes) {
+        let body_timeout = Duration::from_secs(cfg.body_timeout_secs);
+        if let Some(n) = declared.filter(|&n| n > cfg.max_body_bytes) {
+            // Read it (bounded) before answering: a sender cut off mid-body
+            // sees a connection error instead of the 413, and Fluent Bit
+            // would send the chunk again for ever.
+            if n <= cfg.max_body_bytes.saturating_mul(DRAIN_FACTOR) {
+                let _ = read_body(req.into_body(), 0, cfg.max_body_bytes, body_timeout).await;
+            }
             return too_large(cfg.max_body_bytes);
         }
         let Ok(_request) = self.requests.try_acquire() else {
@@ -144,21 +152,20 @@ impl Server {
         let tag = header(cfg.tag_header.as_str()).unwrap_or_default();
         let content_type = header(CONTENT_TYPE.as_str());
         let encoding = header(CONTENT_ENCODING.as_str()).map(|e| e.trim().to_ascii_lowercase());
-        let limited = Limited::new(req.into_body(), cfg.max_body_bytes);
-        let body = match tokio::time::timeout(Duration::from_secs(cfg.body_timeout_secs), limited.collect()).await {
-            Err(_) => return text(StatusCode::REQUEST_TIMEOUT, "body too slow\n"),
-            Ok(Err(e)) if e.downcast_ref::<LengthLimitError>().is_some() => return too_large(cfg.max_body_bytes),
+        let body = match read_body(req.into_body(), cfg.max_body_bytes, cfg.max_body_bytes, body_timeout).await {
+            Ok(b) => b,
+            Err(ReadError::Timeout) => return text(StatusCode::REQUEST_TIMEOUT, "body too slow\n"),
+            Err(ReadError::TooLarge) => return too_large(cfg.max_body_bytes),
             // The client went away mid-body: it will not read an answer.
-            Ok(Err(e)) => return text(StatusCode::BAD_REQUEST, &format!("reading the body: {e}\n")),
-            Ok(Ok(b)) => b.to_bytes(),
+            Err(ReadError::Broken(e)) => return text(StatusCode::BAD_REQUEST, &format!("reading the body: {e}\n")),
         };
         let m = &self.proxy.metrics;
         m.bytes_in.inc_by(body.len() as u64);
         let Ok(_body_bytes) = self.bytes.try_acquire_many(permits(body.len())) else {
             return text(StatusCode::TOO_MANY_REQUESTS, "busy, retry later\n");
         };
-        // The decoded bytes count against the same budget: a small gzip body
-        // can hold a lot.
+        // The decoded bytes count against the same budget (a small gzip body
+        // can hold a lot), times what planning and delivery make of them.
         let (plain, why) = match encoding.as_deref() {
             None | Some("" | "identity") => (None, None),
             Some("gzip" | "x-gzip") => match gunzip_limited(&body, cfg.max_decoded_bytes) {
@@ -168,11 +175,13 @@ impl Server {
             },
             Some(_) => (None, Some("unsupported Content-Encoding")),
         };
-        let decoded = plain.as_ref().map_or(0, Vec::len);
-        let Ok(_decoded_bytes) = self.bytes.try_acquire_many(permits(decoded)) else {
+        // What the chunk will hold while it is planned and delivered.
+        let decoded = plain.as_ref().map_or(body.len(), Vec::len);
+        let extra = working_set(body.len(), decoded) - body.len();
+        let Ok(_working_set) = self.bytes.try_acquire_many(permits(extra)) else {
             return text(StatusCode::TOO_MANY_REQUESTS, "busy, retry later\n");
         };
-        let held = (body.len() + decoded) as i64;
+        let held = working_set(body.len(), decoded) as i64;
         let chunk = match (&plain, why) {
             (_, Some(why)) => Body::Undecodable { raw: &body, why },
             (Some(plain), None) => Body::Plain(plain),
@@ -206,6 +215,44 @@ fn text(status: StatusCode, body: &str) -> Answer {
     let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
     *r.status_mut() = status;
     r
+}
+
+/// A body over the limit is still read (and discarded) up to this many times
+/// the limit, so that its sender gets the 413; beyond, the connection is cut.
+const DRAIN_FACTOR: usize = 4;
+
+enum ReadError {
+    TooLarge,
+    Timeout,
+    Broken(String),
+}
+
+/// Reads a body of at most `keep` bytes within `timeout`. Past `limit` it is
+/// `TooLarge`, but still read and discarded up to `DRAIN_FACTOR` x `limit`.
+async fn read_body(mut body: Incoming, keep: usize, limit: usize, timeout: Duration) -> Result<Bytes, ReadError> {
+    let read = async {
+        let mut buf = bytes::BytesMut::new();
+        let mut total = 0usize;
+        while let Some(frame) = body.frame().await {
+            let frame = frame.map_err(|e| ReadError::Broken(e.to_string()))?;
+            if let Ok(data) = frame.into_data() {
+                total = total.saturating_add(data.len());
+                if total <= keep {
+                    buf.extend_from_slice(&data);
+                } else if total > limit.saturating_mul(DRAIN_FACTOR) {
+                    return Err(ReadError::TooLarge);
+                }
+            }
+        }
+        if total > keep {
+            Err(ReadError::TooLarge)
+        } else {
+            Ok(buf.freeze())
+        }
+    };
+    tokio::time::timeout(timeout, read)
+        .await
+        .unwrap_or(Err(ReadError::Timeout))
 }
 
 /// Semaphore permits for `n` bytes (the budget is at most `u32::MAX`).

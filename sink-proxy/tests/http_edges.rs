@@ -160,12 +160,7 @@ async fn a_full_proxy_answers_429() {
     let proxy = start(&fake, "[delivery]\nmax_in_flight_requests = 1\n").await;
     let addr = proxy.addr;
     let first = tokio::spawn(async move { post_chunk(addr, "t", &["{\"log\":\"slow\"}".to_owned()]).await.status });
-    // Readiness instead of a sleep: wait until the first request is in flight.
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while proxy.metric("sink_proxy_in_flight_requests") == 0 {
-        assert!(Instant::now() < deadline);
-        tokio::task::yield_now().await;
-    }
+    proxy.wait_in_flight().await;
     assert_eq!(
         post_chunk(addr, "t", &["{\"log\":\"second\"}".to_owned()]).await.status,
         429
@@ -218,11 +213,7 @@ async fn shutdown_finishes_requests_in_flight() {
             .await
             .status
     });
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while proxy.metric("sink_proxy_in_flight_requests") == 0 {
-        assert!(Instant::now() < deadline);
-        tokio::task::yield_now().await;
-    }
+    proxy.wait_in_flight().await;
     proxy.shutdown().await;
     assert_eq!(inflight.await.unwrap(), 200, "the request in flight was answered");
     assert_eq!(
@@ -239,10 +230,10 @@ async fn shutdown_finishes_requests_in_flight() {
 async fn decoded_bytes_count_against_the_in_flight_budget() {
     let fake = FakeAws::start().await;
     fake.with(|st| st.firehose_faults = [Fault::Slow(Duration::from_millis(1500))].into());
-    // Room for one request's body and decoded bytes, not two decoded bodies.
+    // Room for one request's working set (body + 4 x decoded), not two.
     let proxy = start(
         &fake,
-        "[ingest]\nmax_body_bytes = 100000\nmax_decoded_bytes = 1000000\n[delivery]\nmax_in_flight_bytes = 1500000\n",
+        "[ingest]\nmax_body_bytes = 100000\nmax_decoded_bytes = 1000000\n[delivery]\nmax_in_flight_bytes = 4500000\n",
     )
     .await;
     let addr = proxy.addr;
@@ -255,11 +246,7 @@ async fn decoded_bytes_count_against_the_in_flight_budget() {
             .await
             .status
     });
-    let deadline = Instant::now() + Duration::from_secs(5);
-    while proxy.metric("sink_proxy_in_flight_requests") == 0 {
-        assert!(Instant::now() < deadline);
-        tokio::task::yield_now().await;
-    }
+    proxy.wait_in_flight().await;
     assert!(
         proxy.metric("sink_proxy_in_flight_bytes") > 900_000,
         "decoded bytes are held"

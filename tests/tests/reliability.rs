@@ -18,6 +18,13 @@ const GROUP: &str = "/ecs/errors";
 /// Peak RSS the proxy must stay under in every scenario (MiB).
 const RSS_BOUND_MIB: f64 = 128.0;
 
+/// The binary with both destinations and the default limits.
+async fn start(fake: &FakeAws) -> ProxyProcess {
+    ProxyProcess::start(&fake.endpoint, &["--log-group", GROUP, "--delivery-stream", STREAM])
+        .await
+        .unwrap()
+}
+
 fn corpus(rounds: usize, lines_per_chunk: usize) -> Vec<Chunk> {
     let dir = std::env::temp_dir().join(format!("reliability-{}-{rounds}", std::process::id()));
     let c = wasm_host::corpus::generate(20_000, 3, &dir).unwrap();
@@ -115,9 +122,7 @@ async fn faults_and_an_outage_of_each_destination_lose_nothing() {
     fake.with(|st| {
         st.random_faults(0.2, 42);
     });
-    let mut proxy = ProxyProcess::start(&fake.endpoint, &["--log-group", GROUP, "--delivery-stream", STREAM])
-        .await
-        .unwrap();
+    let mut proxy = start(&fake).await;
     let started = Instant::now();
     let outage = Duration::from_secs(outage_secs());
     let deadline = started + outage * 2 + Duration::from_secs(180);
@@ -164,9 +169,7 @@ async fn sigkill_mid_stream_and_restart_lose_nothing() {
     fake.with(|st| {
         st.random_faults(0.05, 9);
     });
-    let mut proxy = ProxyProcess::start(&fake.endpoint, &["--log-group", GROUP, "--delivery-stream", STREAM])
-        .await
-        .unwrap();
+    let mut proxy = start(&fake).await;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(300);
     let acked = Arc::new(AtomicUsize::new(0));
@@ -217,9 +220,7 @@ async fn hostile_input_beside_real_traffic_crashes_nothing_and_loses_nothing() {
     use tokio::io::AsyncWriteExt;
     let chunks = Arc::new(corpus(1, 100));
     let fake = FakeAws::start().await;
-    let mut proxy = ProxyProcess::start(&fake.endpoint, &["--log-group", GROUP, "--delivery-stream", STREAM])
-        .await
-        .unwrap();
+    let mut proxy = start(&fake).await;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(240);
     let addr = proxy.addr;
@@ -246,10 +247,16 @@ async fn hostile_input_beside_real_traffic_crashes_nothing_and_loses_nothing() {
         e.write_all(data).unwrap();
         e.finish().unwrap()
     };
-    let big_lines: String = (0..26_000)
-        .map(|i| format!("{{\"log\":\"big body line {i} {}\"}}\n", "b".repeat(380)))
-        .collect();
-    assert!(big_lines.len() > 10 << 20);
+    // A body over max_body_bytes (8 MiB), and a large one under it.
+    let lines = |n: usize, word: &str| -> String {
+        (0..n)
+            .map(|i| format!("{{\"log\":\"{word} body line {i} {}\"}}\n", "b".repeat(380)))
+            .collect()
+    };
+    let huge = lines(26_000, "huge");
+    assert!(huge.len() > 10 << 20);
+    let big_lines = lines(16_000, "big");
+    assert!(big_lines.len() > 6 << 20 && big_lines.len() < 8 << 20);
     let hostile: Vec<(&str, Option<&str>, Vec<u8>)> = vec![
         ("application/x-ndjson", None, b"{\"log\":\"trunc".to_vec()),
         ("application/x-ndjson", None, b"\xff\xfe\xfd{\"log\":1}\n".to_vec()),
@@ -263,6 +270,7 @@ async fn hostile_input_beside_real_traffic_crashes_nothing_and_loses_nothing() {
         ("application/x-ndjson", Some("gzip"), gz(&vec![b'{'; 200 << 20])),
         ("application/x-ndjson", Some("gzip"), b"\x1f\x8b\x08\x00broken".to_vec()),
         ("application/x-ndjson", None, big_lines.clone().into_bytes()),
+        ("application/x-ndjson", None, huge.clone().into_bytes()),
     ];
     let mut answers = Vec::new();
     for _ in 0..3 {
@@ -287,10 +295,15 @@ async fn hostile_input_beside_real_traffic_crashes_nothing_and_loses_nothing() {
     driver.await.unwrap().unwrap();
     drop(lorises);
     assert!(proxy.alive(), "the proxy crashed");
-    // The bomb is refused (413); every other body is answered 200, with its
-    // good records delivered and the rest dead-lettered.
+    // The bomb and the 10 MiB body are refused (413: over the limits); every
+    // other body is answered 200, its good records delivered, the rest
+    // dead-lettered.
     for (i, s) in answers.iter().enumerate() {
-        let want = if i % hostile.len() == 5 { 413 } else { 200 };
+        let want = if [5, 8].contains(&(i % hostile.len())) {
+            413
+        } else {
+            200
+        };
         assert_eq!(*s, want, "hostile body {}", i % hostile.len());
     }
     let t = tally(&fake, &chunks);
@@ -314,11 +327,47 @@ async fn hostile_input_beside_real_traffic_crashes_nothing_and_loses_nothing() {
             .filter(|l| l.contains("big body line"))
             .count()
     });
-    assert_eq!(big_delivered, 3 * 26_000, "the 10 MiB bodies' records, each time");
+    assert_eq!(big_delivered, 3 * 16_000, "the 6 MiB bodies' records, each time");
     let dead = sink_proxy::metrics::sample(
         &proxy.metrics().await.unwrap(),
         "sink_proxy_dead_letter_records_total{reason=\"unparseable\"}",
     );
     assert!(dead >= 3 * 4, "{dead} dead letters");
+    assert!(rss < RSS_BOUND_MIB, "peak RSS {rss} MiB");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sustained_overload_is_pushed_back_with_429_and_memory_stays_bounded() {
+    // ~1 MB chunks, far more at once than the proxy admits, against a slow AWS.
+    let chunks = Arc::new(corpus(12, 2_600));
+    let fake = FakeAws::start().await;
+    fake.with(|st| st.delay_all = Some(Duration::from_secs(1)));
+    // The default limits: 8 requests, 64 MiB of working set.
+    let mut proxy = start(&fake).await;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(240);
+    let driven = drive(
+        proxy.addr,
+        chunks.clone(),
+        32,
+        Duration::from_millis(50),
+        1_000,
+        deadline,
+        Default::default(),
+    )
+    .await
+    .unwrap();
+    assert!(proxy.alive());
+    let t = tally(&fake, &chunks);
+    let rss = report(
+        "sustained overload: 32 senders of ~1 MB chunks, default limits (8 admitted), AWS answering in 1 s",
+        &t,
+        &proxy,
+        started.elapsed().as_secs_f64(),
+    );
+    let metrics = proxy.metrics().await.unwrap();
+    let refused = sink_proxy::metrics::sample(&metrics, r#"sink_proxy_requests_total{code="429"}"#);
+    assert!(refused > 0 && driven.retried > 0, "the proxy pushed back");
+    assert_eq!((t.lost, t.errors_lost, t.duplicates, t.error_duplicates), (0, 0, 0, 0));
     assert!(rss < RSS_BOUND_MIB, "peak RSS {rss} MiB");
 }

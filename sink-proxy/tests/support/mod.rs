@@ -55,6 +55,15 @@ impl RunningProxy {
         }
     }
 
+    /// Readiness instead of a sleep: until a request is being handled (5 s).
+    pub async fn wait_in_flight(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(5);
+        while self.metric("sink_proxy_in_flight_requests") == 0 {
+            assert!(std::time::Instant::now() < deadline, "no request in flight");
+            tokio::task::yield_now().await;
+        }
+    }
+
     pub fn metric(&self, name: &str) -> u64 {
         sink_proxy::metrics::sample(&self.proxy.metrics.render(), name)
     }
