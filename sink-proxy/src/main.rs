@@ -50,27 +50,38 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// `GET /healthz` on the proxy's own address, bounded to 3 s.
+/// The container health check: `GET /healthz` on the proxy's own address,
+/// bounded to 3 s; see `health::container_healthy`.
 fn check_health(addr: std::net::SocketAddr) -> ExitCode {
     use std::io::{Read, Write};
     let timeout = std::time::Duration::from_secs(3);
     let answer = std::net::TcpStream::connect_timeout(&addr, timeout).and_then(|mut s| {
         s.set_read_timeout(Some(timeout))?;
         s.write_all(b"GET /healthz HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")?;
-        let mut head = [0u8; 12];
-        s.read_exact(&mut head)?;
-        Ok(head)
+        let mut text = String::new();
+        s.take(64 * 1024).read_to_string(&mut text)?;
+        Ok(text)
     });
-    match answer {
-        Ok(head) if head.starts_with(b"HTTP/1.1 200") => ExitCode::SUCCESS,
-        Ok(head) => {
-            eprintln!("sink-proxy at {addr}: {}", String::from_utf8_lossy(&head));
-            ExitCode::FAILURE
-        }
+    let text = match answer {
+        Ok(t) => t,
         Err(e) => {
             eprintln!("sink-proxy at {addr}: {e}");
-            ExitCode::FAILURE
+            return ExitCode::FAILURE;
         }
+    };
+    let status = text
+        .strip_prefix("HTTP/1.1 ")
+        .and_then(|r| r.get(..3))
+        .and_then(|c| c.parse::<u16>().ok())
+        .unwrap_or(0);
+    let body = text.split_once("\r\n\r\n").map_or("", |(_, b)| b.trim());
+    if status != 200 {
+        eprintln!("sink-proxy at {addr}: {status} {body}");
+    }
+    if sink_proxy::health::container_healthy(status, body) {
+        ExitCode::SUCCESS
+    } else {
+        ExitCode::FAILURE
     }
 }
 

@@ -348,11 +348,11 @@ async fn connection_errors_are_retried_then_answered_503() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn healthz_is_unready_while_retrying_cannot_help_and_degraded_in_an_outage() {
+async fn healthz_is_unready_while_a_destination_fails_and_says_whether_retrying_helps() {
     let fake = FakeAws::start().await;
     let proxy = start(&fake, "").await;
     let sent = chunk(6, 9, &["web"]);
-    // Permissions: one attempt, 503 to Fluent Bit, and /healthz 503.
+    // Permissions: one attempt, 503 to Fluent Bit, /healthz 503 failing.
     fake.with(|st| st.firehose_faults = [Fault::Denied].into());
     assert_eq!(post_chunk(proxy.addr, "t", &sent).await.status, 503);
     assert_eq!(fake.with(|st| st.calls_of("PutRecordBatch")), 1, "not retried");
@@ -363,12 +363,14 @@ async fn healthz_is_unready_while_retrying_cannot_help_and_degraded_in_an_outage
         "{}",
         h.body
     );
-    // An outage: still 503 to Fluent Bit, but the container stays healthy.
+    assert!(!sink_proxy::health::container_healthy(h.status, &h.body));
+    // An outage: unavailable, though the container health check passes.
     fake.with(|st| st.firehose_down = true);
     assert_eq!(post_chunk(proxy.addr, "t", &sent).await.status, 503);
     let h = support::get(proxy.addr, "/healthz").await;
-    assert_eq!(h.status, 200, "{}", h.body);
-    assert!(h.body.contains("\"degraded\""), "{}", h.body);
+    assert_eq!(h.status, 503, "{}", h.body);
+    assert!(h.body.contains("\"unavailable\""), "{}", h.body);
+    assert!(sink_proxy::health::container_healthy(h.status, &h.body));
     // Recovered.
     fake.with(|st| st.firehose_down = false);
     assert_eq!(post_chunk(proxy.addr, "t", &sent).await.status, 200);
