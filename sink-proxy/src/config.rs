@@ -51,8 +51,9 @@ pub struct Cli {
     /// TOML file with the other settings.
     #[arg(long, env = "SINK_PROXY_CONFIG")]
     pub config: Option<PathBuf>,
-    /// Ask the sink-proxy listening on --listen whether it is healthy; exit 0
-    /// if so, 1 if not (an ECS container health check without curl).
+    /// The container health check: ask the sink-proxy on --listen; exit 1 if
+    /// it is unreachable or failing in a way retrying cannot fix (access
+    /// denied, missing stream), 0 otherwise (an AWS outage included).
     #[arg(long)]
     pub check_health: bool,
 }
