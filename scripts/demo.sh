@@ -6,6 +6,8 @@
 #   scripts/demo.sh [--records FILE]
 set -euo pipefail
 cd "$(dirname "$0")/.."
+echo "demo: building the filter module, moto (into .venv) and the demo; the first run compiles for a few minutes" >&2
 ./scripts/build-wasm.sh >/dev/null
-./scripts/python-env.sh >/dev/null
-cargo run --quiet --release -p firelens-e2e --bin firelens-demo -- "$@"
+./scripts/python-env.sh
+cargo build --release -p firelens-e2e --bin firelens-demo
+exec "${CARGO_TARGET_DIR:-target}/release/firelens-demo" "$@"
