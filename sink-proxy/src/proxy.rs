@@ -157,47 +157,57 @@ impl Proxy {
             marked: plan.marked,
             dead_letters: plan.dead_total(),
         };
+        // Taken apart: each destination gets its share without a copy.
+        let Plan {
+            firehose_lines,
+            cloudwatch: events,
+            dead_letter_lines,
+            dead,
+            ..
+        } = plan;
+        let sent = [
+            !firehose_lines.is_empty(),
+            !events.is_empty(),
+            !dead_letter_lines.is_empty(),
+        ];
         let firehose = async {
             match &self.firehose {
-                Some(s) => s.deliver(&plan.firehose_lines, chunk, done).await,
+                Some(s) => s.deliver(&firehose_lines, chunk, done).await,
                 None => Outcome::default(),
             }
         };
         let cloudwatch = async {
             match &self.cloudwatch {
-                Some(s) => s.deliver(plan.cloudwatch.clone(), chunk, done).await,
+                Some(s) => s.deliver(events, chunk, done).await,
                 None => Outcome::default(),
             }
         };
         let dead = async {
             match &self.dead_letter {
                 Some(s) => {
-                    let o = s.deliver(&plan.dead_letter_lines, chunk, done).await;
+                    let o = s.deliver(&dead_letter_lines, chunk, done).await;
                     // Counted in the attempt that sends them, not in a retry
                     // that finds them sent already.
                     if o.complete() && !o.accepted.is_empty() {
-                        self.count_dead(&plan);
+                        self.count_dead(&dead);
                     }
                     o
                 }
                 None => {
                     // No Firehose stream at all: the proxy's own log is the
                     // dead-letter place.
-                    for line in &plan.dead_letter_lines {
+                    for line in &dead_letter_lines {
                         tracing::error!(dead_letter = %String::from_utf8_lossy(line), "dead letter (no Firehose stream configured)");
                     }
-                    self.count_dead(&plan);
+                    self.count_dead(&dead);
                     Outcome::default()
                 }
             }
         };
         let (firehose, cloudwatch, dead) = tokio::join!(firehose, cloudwatch, dead);
-        self.health
-            .record(Destination::Firehose, &firehose, !plan.firehose_lines.is_empty());
-        self.health
-            .record(Destination::CloudWatch, &cloudwatch, !plan.cloudwatch.is_empty());
-        self.health
-            .record(Destination::DeadLetter, &dead, !plan.dead_letter_lines.is_empty());
+        self.health.record(Destination::Firehose, &firehose, sent[0]);
+        self.health.record(Destination::CloudWatch, &cloudwatch, sent[1]);
+        self.health.record(Destination::DeadLetter, &dead, sent[2]);
         let outcomes = [firehose, cloudwatch, dead];
         if outcomes.iter().all(Outcome::complete) {
             return Ok(accepted);
@@ -217,8 +227,8 @@ impl Proxy {
         Err(Unavailable(why.join("; ")))
     }
 
-    fn count_dead(&self, plan: &Plan) {
-        for (reason, n) in &plan.dead {
+    fn count_dead(&self, dead: &std::collections::BTreeMap<crate::deadletter::Reason, usize>) {
+        for (reason, n) in dead {
             self.metrics
                 .dead_letter_records
                 .get_or_create(&[("reason", reason.name())])

@@ -166,32 +166,34 @@ impl Server {
         };
         // The decoded bytes count against the same budget (a small gzip body
         // can hold a lot), times what planning and delivery make of them.
-        let (plain, why) = match encoding.as_deref() {
-            None | Some("" | "identity") => (None, None),
+        // Ok(None): no encoding, the body is the chunk.
+        let decoded: Result<Option<Vec<u8>>, &'static str> = match encoding.as_deref() {
+            None | Some("" | "identity") => Ok(None),
             Some("gzip" | "x-gzip") => match gunzip_limited(&body, cfg.max_decoded_bytes) {
                 Err(BodyError::TooLarge { limit }) => return too_large(limit),
-                Ok(Some(plain)) => (Some(plain), None),
-                Ok(None) => (None, Some("the body does not decompress as gzip")),
+                Ok(Some(plain)) => Ok(Some(plain)),
+                Ok(None) => Err("the body does not decompress as gzip"),
             },
-            Some(_) => (None, Some("unsupported Content-Encoding")),
+            Some(_) => Err("unsupported Content-Encoding"),
+        };
+        let chunk = match &decoded {
+            Ok(Some(plain)) => Body::Plain(plain),
+            Ok(None) => Body::Plain(&body),
+            Err(why) => Body::Undecodable { raw: &body, why },
         };
         // What the chunk will hold while it is planned and delivered.
-        let decoded = plain.as_ref().map_or(body.len(), Vec::len);
-        let extra = working_set(body.len(), decoded) - body.len();
-        let Ok(_working_set) = self.bytes.try_acquire_many(permits(extra)) else {
+        let held = match chunk {
+            Body::Plain(plain) => working_set(body.len(), plain.len()),
+            Body::Undecodable { .. } => working_set(body.len(), body.len()),
+        };
+        let Ok(_working_set) = self.bytes.try_acquire_many(permits(held - body.len())) else {
             return text(StatusCode::TOO_MANY_REQUESTS, "busy, retry later\n");
         };
-        let held = working_set(body.len(), decoded) as i64;
-        let chunk = match (&plain, why) {
-            (_, Some(why)) => Body::Undecodable { raw: &body, why },
-            (Some(plain), None) => Body::Plain(plain),
-            (None, None) => Body::Plain(&body),
+        let result = {
+            // Released even if the client goes away and the future is dropped.
+            let _in_flight = InFlight::new(m, held);
+            self.proxy.chunk(&tag, content_type.as_deref(), chunk).await
         };
-        m.in_flight_requests.inc();
-        m.in_flight_bytes.inc_by(held);
-        let result = self.proxy.chunk(&tag, content_type.as_deref(), chunk).await;
-        m.in_flight_requests.dec();
-        m.in_flight_bytes.dec_by(held);
         match result {
             Ok(a) => {
                 let summary = format!(
@@ -215,6 +217,28 @@ fn text(status: StatusCode, body: &str) -> Answer {
     let mut r = Response::new(Full::new(Bytes::from(body.to_owned())));
     *r.status_mut() = status;
     r
+}
+
+/// Counts a request in the in-flight gauges while it lives.
+struct InFlight<'a> {
+    metrics: &'a Metrics,
+    bytes: i64,
+}
+
+impl<'a> InFlight<'a> {
+    fn new(metrics: &'a Metrics, bytes: usize) -> Self {
+        let bytes = bytes as i64;
+        metrics.in_flight_requests.inc();
+        metrics.in_flight_bytes.inc_by(bytes);
+        Self { metrics, bytes }
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.metrics.in_flight_requests.dec();
+        self.metrics.in_flight_bytes.dec_by(self.bytes);
+    }
 }
 
 /// A body over the limit is still read (and discarded) up to this many times

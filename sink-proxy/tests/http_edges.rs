@@ -170,6 +170,8 @@ async fn a_full_proxy_answers_429() {
         post_chunk(addr, "t", &["{\"log\":\"third\"}".to_owned()]).await.status,
         200
     );
+    assert_eq!(proxy.metric("sink_proxy_in_flight_requests"), 0, "released");
+    assert_eq!(proxy.metric("sink_proxy_in_flight_bytes"), 0, "released");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

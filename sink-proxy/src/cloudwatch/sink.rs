@@ -153,16 +153,21 @@ impl CloudWatchSink {
 
     async fn put(&self, stream: &str, call: &[LogEvent]) -> Result<Put, CallError> {
         self.ensure_stream(stream).await?;
-        let events: Vec<InputLogEvent> = call
+        let events = call
             .iter()
-            .filter_map(|e| {
+            .map(|e| {
                 InputLogEvent::builder()
                     .timestamp(e.timestamp)
                     .message(e.message.clone())
                     .build()
-                    .ok()
             })
-            .collect();
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(|e| CallError {
+                transient: false,
+                throttled: false,
+                code: None,
+                message: format!("building the events: {e}"),
+            })?;
         let sent = self
             .client
             .put_log_events()
