@@ -168,6 +168,23 @@ pub struct Chunk {
 }
 
 impl Chunk {
+    /// A json_lines chunk of `lines`, gzip'd as the shipped settings send it.
+    pub fn json_lines(tag: &str, lines: Vec<String>, errors: usize) -> Result<Self> {
+        let mut text = String::new();
+        for l in &lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
+        gz.write_all(text.as_bytes())?;
+        Ok(Self {
+            tag: tag.to_owned(),
+            body: gz.finish()?,
+            lines,
+            errors,
+        })
+    }
+
     pub fn bytes(&self) -> usize {
         self.lines.iter().map(|l| l.len() + 1).sum()
     }
@@ -202,19 +219,12 @@ pub fn corpus_chunks(records: &[Value], labels: &[String], lines_per_chunk: usiz
     let mut out = Vec::new();
     for (tag, lines) in by_tag {
         for part in lines.chunks(lines_per_chunk) {
-            let mut text = String::new();
-            for (l, _) in part {
-                text.push_str(l);
-                text.push('\n');
-            }
-            let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-            gz.write_all(text.as_bytes())?;
-            out.push(Chunk {
-                tag: tag.clone(),
-                body: gz.finish()?,
-                lines: part.iter().map(|(l, _)| l.clone()).collect(),
-                errors: part.iter().filter(|(_, e)| *e).count(),
-            });
+            let errors = part.iter().filter(|(_, e)| *e).count();
+            out.push(Chunk::json_lines(
+                &tag,
+                part.iter().map(|(l, _)| l.clone()).collect(),
+                errors,
+            )?);
         }
     }
     Ok(out)

@@ -9,12 +9,9 @@
 pub mod harness;
 
 use anyhow::{Context, Result, bail};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
 use serde_json::{Map, Value};
 use sink_proxy::firehose::batch::billed_units;
 use std::collections::BTreeMap;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::Path;
 use std::sync::Arc;
@@ -122,23 +119,11 @@ pub fn chunks(kept: &[Kept]) -> Vec<(String, Vec<&Kept>)> {
 /// settings (`Format json_lines`, `Compress gzip`, `Header_Tag X-Fluent-Tag`).
 /// Returns the HTTP status.
 pub async fn post_chunk(addr: SocketAddr, tag: &str, records: &[&Kept]) -> Result<u16> {
-    let mut body = String::new();
-    for r in records {
-        body.push_str(&r.line);
-        body.push('\n');
-    }
-    let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    gz.write_all(body.as_bytes())?;
-    let req = hyper::Request::post(format!("http://{addr}/"))
-        .header("Content-Type", "application/x-ndjson")
-        .header("Content-Encoding", "gzip")
-        .header("X-Fluent-Tag", tag)
-        .body(Full::new(Bytes::from(gz.finish()?)))?;
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
-    let resp = client.request(req).await?;
-    let status = resp.status().as_u16();
-    let _ = resp.into_body().collect().await?;
-    Ok(status)
+    let lines: Vec<String> = records.iter().map(|r| r.line.clone()).collect();
+    let chunk = harness::Chunk::json_lines(tag, lines, 0)?;
+    harness::post_chunk(addr, &chunk)
+        .await
+        .with_context(|| format!("posting a chunk of {tag}: no answer"))
 }
 
 /// A sink-proxy serving on loopback against `sdk`'s endpoint, with the

@@ -23,6 +23,8 @@ pub fn billed_units(len: usize) -> u64 {
 pub struct Packed {
     /// Each record: whole lines, each followed by `\n`, at most the record limit.
     pub records: Vec<Vec<u8>>,
+    /// How many lines each record holds.
+    pub lines: Vec<u64>,
     /// Indices (into the input) of lines that cannot fit any record even alone;
     /// the caller must account for them (they are not in `records`).
     pub oversized: Vec<usize>,
@@ -34,6 +36,7 @@ pub fn pack_lines<'a>(lines: impl IntoIterator<Item = &'a [u8]>, max_record_byte
     let max = max_record_bytes.min(MAX_RECORD_BYTES);
     let mut packed = Packed::default();
     let mut current: Vec<u8> = Vec::new();
+    let mut count = 0;
     for (i, line) in lines.into_iter().enumerate() {
         let need = line.len() + 1;
         if need > max {
@@ -42,12 +45,15 @@ pub fn pack_lines<'a>(lines: impl IntoIterator<Item = &'a [u8]>, max_record_byte
         }
         if current.len() + need > max {
             packed.records.push(std::mem::take(&mut current));
+            packed.lines.push(std::mem::take(&mut count));
         }
         current.extend_from_slice(line);
         current.push(b'\n');
+        count += 1;
     }
     if !current.is_empty() {
         packed.records.push(current);
+        packed.lines.push(count);
     }
     packed
 }
@@ -103,6 +109,7 @@ mod tests {
         );
         // ~30 bytes a line: all of them in one record.
         assert_eq!(packed.records.len(), 1);
+        assert_eq!(packed.lines, vec![10_000]);
     }
 
     #[test]
@@ -114,6 +121,7 @@ mod tests {
             packed.records.iter().map(Vec::len).collect::<Vec<_>>(),
             vec![MAX_RECORD_BYTES, MAX_RECORD_BYTES, 1024]
         );
+        assert_eq!(packed.lines, vec![1000, 1000, 1]);
         // A line that fills a record exactly alone, and one a byte over.
         let exact = vec![b'y'; MAX_RECORD_BYTES - 1];
         let over = vec![b'z'; MAX_RECORD_BYTES];

@@ -53,13 +53,12 @@ impl FirehoseSink {
             return outcome;
         }
         let mut records = Vec::with_capacity(packed.records.len());
-        for plain in packed.records {
+        for (plain, lines) in packed.records.into_iter().zip(packed.lines) {
             let id = chunk.part(self.destination, [plain.as_slice()]);
             if done(&id) {
                 self.metrics.skipped_parts.get_or_create(&dest(self.destination)).inc();
                 continue;
             }
-            let lines = plain.iter().filter(|&&b| b == b'\n').count() as u64;
             let plain_bytes = plain.len() as u64;
             let data = if self.gzip { gzip(&plain) } else { plain };
             records.push(Packed {
