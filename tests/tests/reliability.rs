@@ -152,7 +152,7 @@ async fn faults_and_an_outage_of_each_destination_lose_nothing() {
     assert!(driven.retried > 0, "the faults were felt");
     let t = tally(&fake, &chunks);
     let rss = report(
-        "faults + 60 s outage of each",
+        &format!("faults + {} s outage of each", outage.as_secs()),
         &t,
         &proxy,
         started.elapsed().as_secs_f64(),
