@@ -1,11 +1,13 @@
 //! Classifies one record and builds what the filter returns for it.
 //!
-//! Per record: one walk over the top-level members (finding the log line and
-//! checking structured fields), then one pass over the unescaped log line.
+//! Per record: one walk over the top-level members, checking structured
+//! fields, that reads the log line where it meets it: in one pass over the
+//! line as it is, JSON-escaped (`escaped.rs`), which also finds its end.
 //! A kept record is returned as the bytes it came in, never re-serialised.
 
+use crate::escaped::Escaped;
 use crate::fields::FieldMatcher;
-use crate::json::{Member, skip_ws, unescape_into, walk_object};
+use crate::json::{Member, skip_value, skip_ws, string_end, unescape_into};
 use crate::rules::{RulesError, RulesFile};
 use crate::text::{Levels, TextClass, TextMatcher};
 
@@ -46,15 +48,29 @@ pub struct Classifier {
     mark_member: Vec<u8>,
     text: TextMatcher,
     fields: FieldMatcher,
+    /// The log key is itself a level or status key (`log_key = "msg"` with
+    /// `level_keys = ["msg"]`, say).
+    log_is_field: bool,
 }
 
-/// What the member walk of a record found.
-struct Found<'a> {
-    log: Option<Member<'a>>,
-    mark: Option<Member<'a>>,
-    field_error: bool,
+/// What the walk of a record found.
+struct Found {
+    class: Class,
+    /// The value of the mark member, when the record has one.
+    mark: Option<(usize, usize)>,
+    /// Index of the record's closing `}`, and how many members it has.
     close: usize,
     members: usize,
+}
+
+/// What the log line says.
+enum LogLine {
+    Health,
+    /// `end`: one past the string's closing quote.
+    Scanned {
+        error: bool,
+        end: usize,
+    },
 }
 
 impl Classifier {
@@ -75,6 +91,9 @@ impl Classifier {
             mark_member,
             text: TextMatcher::new(rules, levels.clone()),
             fields: FieldMatcher::new(rules, levels),
+            log_is_field: [&rules.error.level_keys, &rules.error.status_keys]
+                .iter()
+                .any(|keys| keys.contains(&rules.log_key)),
         })
     }
 
@@ -88,14 +107,28 @@ impl Classifier {
     }
 
     /// Classifies a record (a JSON object as Fluent Bit hands it over).
-    /// `scratch` is reused for the unescaped log line.
+    /// `scratch` is reused when the log line must be unescaped.
     pub fn classify(&self, record: &[u8], scratch: &mut Vec<u8>) -> Class {
-        self.inspect(record, scratch).map_or(Class::Other, |(class, _)| class)
+        self.inspect(record, scratch).map_or(Class::Other, |found| found.class)
     }
 
     /// Classifies a bare log line, as if it were a record's `log` value.
     pub fn classify_line(&self, line: &[u8]) -> Class {
-        self.classify_text(line, false)
+        match self.text.scan(line) {
+            TextClass::Health => Class::Health,
+            TextClass::Error => Class::Error,
+            TextClass::Other if self.json_line_is_error(line) => Class::Error,
+            TextClass::Other => Class::Other,
+        }
+    }
+
+    /// The same rules with the escaped-text scan off: every log line is
+    /// unescaped and read by the reference scan. For tests that hold the two
+    /// to the same answers.
+    #[doc(hidden)]
+    pub fn reference(mut self) -> Self {
+        self.text.escaped = None;
+        self
     }
 
     /// Writes into `out` what the filter returns for `record` (without the
@@ -103,21 +136,21 @@ impl Classifier {
     /// for an error, the record unchanged otherwise.
     pub fn apply(&self, record: &[u8], scratch: &mut Vec<u8>, out: &mut Vec<u8>) -> Result<Class, OutOfMemory> {
         out.clear();
-        let Some((class, found)) = self.inspect(record, scratch) else {
+        let Some(found) = self.inspect(record, scratch) else {
             return copy_into(out, &[record]).map(|()| Class::Other);
         };
-        match class {
+        match found.class {
             Class::Health => Ok(Class::Health),
             Class::Other => copy_into(out, &[record]).map(|()| Class::Other),
             Class::Error => {
                 let parts: [&[u8]; 4] = match found.mark {
                     // Already marked as we would mark it: keep it byte for byte.
-                    Some(m) if m.value(record) == self.mark_value.as_slice() => [record, b"", b"", b""],
+                    Some((s, e)) if record.get(s..e) == Some(self.mark_value.as_slice()) => [record, b"", b"", b""],
                     // Marked otherwise: replace the value rather than add a duplicate key.
-                    Some(m) => [
-                        record.get(..m.value_start).unwrap_or_default(),
+                    Some((s, e)) => [
+                        record.get(..s).unwrap_or_default(),
                         &self.mark_value,
-                        record.get(m.value_end..).unwrap_or_default(),
+                        record.get(e..).unwrap_or_default(),
                         b"",
                     ],
                     None => [
@@ -132,73 +165,170 @@ impl Classifier {
         }
     }
 
+    /// One walk over the record's members. The log line is classified where
+    /// the walk meets it (the first `log` member), and a health checker
+    /// there ends the walk: the record is dropped whatever follows.
     /// `None` when the record is not a JSON object the walk understands.
-    fn inspect<'a>(&self, record: &'a [u8], scratch: &mut Vec<u8>) -> Option<(Class, Found<'a>)> {
-        let found = self.walk_record(record)?;
-        let mut class = if found.field_error { Class::Error } else { Class::Other };
-        if let Some(log) = found.log {
-            let raw = log.value(record);
-            if let Some(body) = raw.strip_prefix(b"\"").and_then(|b| b.strip_suffix(b"\"")) {
-                let text = if log.value_escaped {
-                    scratch.clear();
-                    // Unescaping never grows the text: reserve once, no reallocation after.
-                    if scratch.try_reserve(body.len()).is_err() {
-                        return Some((class, found));
+    fn inspect(&self, record: &[u8], scratch: &mut Vec<u8>) -> Option<Found> {
+        let open = skip_ws(record, 0);
+        if *record.get(open)? != b'{' {
+            return None;
+        }
+        let mut found = Found {
+            class: Class::Other,
+            mark: None,
+            close: 0,
+            members: 0,
+        };
+        let mut i = skip_ws(record, open + 1);
+        if *record.get(i)? == b'}' {
+            found.close = i;
+            return Some(found);
+        }
+        let (mut error, mut log_seen) = (false, false);
+        loop {
+            // Fluent Bit writes compact JSON: each separator is where it is
+            // expected, and only otherwise is whitespace skipped.
+            if *record.get(i)? != b'"' {
+                return None;
+            }
+            let (key_end, key_escaped) = string_end(record, i)?;
+            let key = record.get(i + 1..key_end - 1)?;
+            i = expect(record, key_end, b':')?;
+            let value_start = skip_ws(record, i + 1);
+            let first = *record.get(value_start)?;
+            let log_line = !log_seen && same(key, &self.log_key);
+            log_seen |= log_line;
+            let value_end = if first == b'"' {
+                if log_line {
+                    match self.log_line(record, value_start, error, scratch)? {
+                        LogLine::Health => {
+                            found.class = Class::Health;
+                            return Some(found);
+                        }
+                        LogLine::Scanned { error: e, end } => {
+                            error |= e;
+                            end
+                        }
                     }
-                    unescape_into(body, scratch);
-                    scratch.as_slice()
                 } else {
-                    body
+                    string_end(record, value_start)?.0
+                }
+            } else {
+                skip_value(record, value_start)?.0
+            };
+            found.members += 1;
+            if same(key, &self.mark_key) {
+                found.mark = Some((value_start, value_end));
+            }
+            // A string log line is a structured field only if a level or
+            // status key names it; it is not looked at twice otherwise.
+            let plain_log_line = log_line && first == b'"' && !self.log_is_field;
+            if !(error || plain_log_line) {
+                let m = Member {
+                    key,
+                    key_escaped,
+                    value_start,
+                    value_end,
                 };
-                match self.classify_text(text, class == Class::Error) {
-                    Class::Health => class = Class::Health,
-                    Class::Error => class = Class::Error,
-                    Class::Other => {}
+                error = self.fields.member_is_error(record, &m);
+            }
+            match *record.get(value_end)? {
+                b',' => i = value_end + 1,
+                b'}' => {
+                    i = value_end;
+                    break;
                 }
+                _ => match *record.get(skip_ws(record, value_end))? {
+                    b',' => i = skip_ws(record, skip_ws(record, value_end) + 1),
+                    b'}' => {
+                        i = skip_ws(record, value_end);
+                        break;
+                    }
+                    _ => return None,
+                },
+            }
+            if record.get(i) != Some(&b'"') {
+                i = skip_ws(record, i);
             }
         }
-        Some((class, found))
+        found.close = i;
+        found.class = if error { Class::Error } else { Class::Other };
+        Some(found)
     }
 
-    /// Health, else error, for a log line; `already_error` skips the error
-    /// rules that only the JSON form of a line could add.
-    fn classify_text(&self, text: &[u8], already_error: bool) -> Class {
-        match self.text.scan(text) {
-            TextClass::Health => Class::Health,
-            TextClass::Error => Class::Error,
-            TextClass::Other if already_error => Class::Error,
-            TextClass::Other => {
-                let open = skip_ws(text, 0);
-                if text.get(open) == Some(&b'{') && self.fields.object_is_error(text, open) {
-                    Class::Error
-                } else {
-                    Class::Other
-                }
+    /// The log line, a JSON string whose opening quote is at `open`: scanned
+    /// as it is when it can be, else unescaped and scanned. `known_error`:
+    /// the record is an error already, so a JSON line need not be read.
+    fn log_line(&self, record: &[u8], open: usize, known_error: bool, scratch: &mut Vec<u8>) -> Option<LogLine> {
+        let start = open + 1;
+        let (error, end) = match self.text.scan_escaped(record, start) {
+            Escaped::Health => return Some(LogLine::Health),
+            Escaped::Done { error, end } => (error, end),
+            Escaped::Fallback => {
+                let (end, escaped) = string_end(record, open)?;
+                let body = record.get(start..end - 1)?;
+                let Some(text) = unescaped(body, escaped, scratch) else {
+                    // No memory to unescape into: the line counts as other.
+                    return Some(LogLine::Scanned { error: false, end });
+                };
+                return Some(match self.text.scan(text) {
+                    TextClass::Health => LogLine::Health,
+                    TextClass::Error => LogLine::Scanned { error: true, end },
+                    TextClass::Other => LogLine::Scanned {
+                        error: !known_error && self.json_line_is_error(text),
+                        end,
+                    },
+                });
             }
-        }
-    }
-
-    fn walk_record<'a>(&self, record: &'a [u8]) -> Option<Found<'a>> {
-        let mut log = None;
-        let mut mark = None;
-        let mut field_error = false;
-        let end = walk_object(record, skip_ws(record, 0), |m| {
-            if m.key == self.log_key.as_slice() {
-                log = log.or(Some(m));
-            } else if m.key == self.mark_key.as_slice() {
-                mark = Some(m);
-            }
-            field_error = field_error || self.fields.member_is_error(record, &m);
-            true
-        })?;
-        Some(Found {
-            log,
-            mark,
-            field_error,
-            close: end.close,
-            members: end.members,
+        };
+        // A JSON log line: only its first byte is needed to know, and only
+        // then is the line unescaped (its keys are all escaped quotes).
+        let body = record.get(start..end).unwrap_or_default();
+        let json = !error
+            && !known_error
+            && body
+                .iter()
+                .find(|&&c| c != b' ')
+                .is_some_and(|&c| c == b'{' || c == b'\\')
+            && unescaped(body, true, scratch).is_some_and(|text| self.json_line_is_error(text));
+        Some(LogLine::Scanned {
+            error: error || json,
+            end: end + 1,
         })
     }
+
+    /// A log line that is a JSON object with a structured level or status.
+    fn json_line_is_error(&self, text: &[u8]) -> bool {
+        let open = skip_ws(text, 0);
+        text.get(open) == Some(&b'{') && self.fields.object_is_error(text, open)
+    }
+}
+
+/// `b[i]`, after any whitespace, is `c`: returns its index.
+#[inline(always)]
+fn expect(b: &[u8], i: usize, c: u8) -> Option<usize> {
+    let i = if b.get(i) == Some(&c) { i } else { skip_ws(b, i) };
+    (*b.get(i)? == c).then_some(i)
+}
+
+/// Key equality, rejecting on length and first byte before comparing all.
+#[inline(always)]
+fn same(key: &[u8], want: &[u8]) -> bool {
+    key.len() == want.len() && key.first() == want.first() && key == want
+}
+
+/// The text of a string body: as it is, or unescaped into `scratch`. `None`
+/// when `scratch` cannot grow.
+fn unescaped<'a>(body: &'a [u8], escaped: bool, scratch: &'a mut Vec<u8>) -> Option<&'a [u8]> {
+    if !escaped {
+        return Some(body);
+    }
+    scratch.clear();
+    // Unescaping never grows the text: reserve once, no reallocation after.
+    scratch.try_reserve(body.len()).ok()?;
+    unescape_into(body, scratch);
+    Some(scratch.as_slice())
 }
 
 /// Replaces `out` with the concatenation of `parts`, growing it only through

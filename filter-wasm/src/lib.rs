@@ -10,6 +10,7 @@
 )]
 
 mod classify;
+mod escaped;
 mod fields;
 mod json;
 pub mod rules;

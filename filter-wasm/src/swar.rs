@@ -15,14 +15,13 @@ pub(crate) fn zero_bytes(v: u64) -> u64 {
     v.wrapping_sub(LO) & !v & HI
 }
 
-/// Index of the first `a` or `b` at or after `from`.
-#[inline]
+/// Index of the first `a` or `b` at or after `from`. Inlined: the strings
+/// searched are mostly short, so set-up and call costs dominate.
+#[inline(always)]
 pub(crate) fn find2(h: &[u8], from: usize, a: u8, b: u8) -> Option<usize> {
-    let rest = h.get(from..)?;
     let (sa, sb) = (LO * u64::from(a), LO * u64::from(b));
-    let mut chunks = rest.chunks_exact(8);
     let mut at = from;
-    for chunk in chunks.by_ref() {
+    while let Some(chunk) = h.get(at..at + 8) {
         let v = u64::from_le_bytes(chunk.try_into().unwrap_or([0; 8]));
         let m = zero_bytes(v ^ sa) | zero_bytes(v ^ sb);
         if m != 0 {
@@ -30,11 +29,8 @@ pub(crate) fn find2(h: &[u8], from: usize, a: u8, b: u8) -> Option<usize> {
         }
         at += 8;
     }
-    chunks
-        .remainder()
-        .iter()
-        .position(|&c| c == a || c == b)
-        .map(|k| at + k)
+    let k = h.get(at..)?.iter().position(|&c| c == a || c == b)?;
+    Some(at + k)
 }
 
 /// Index of the first `a` at or after `from`.

@@ -1,22 +1,28 @@
 //! Rules over the text of a log line, in a single pass.
 //!
 //! Every byte is looked up in a 256-entry class table; only bytes that can
-//! start something interesting (the first byte of a literal, `[`, `=`, `"`)
-//! cost more than that lookup. No regex engine: in Fluent Bit's interpreter
-//! every Wasm instruction counts.
+//! start something interesting (a literal's anchor byte, `[`, `=`, `"`) cost
+//! more than that lookup. No regex engine: in Fluent Bit's interpreter every
+//! Wasm instruction counts.
+//!
+//! This is the reference scan, over unescaped text. `escaped.rs` runs the same
+//! rules over the log line as it sits in the record, still JSON-escaped.
 
 use crate::rules::RulesFile;
 use crate::swar::{find1, zero_bytes};
 use std::ops::RangeInclusive;
 
 /// Byte classes: what a byte may start.
-const LITERAL: u8 = 1;
-const BRACKET: u8 = 2;
-const EQUALS: u8 = 4;
-const QUOTE: u8 = 8;
+pub(crate) const LITERAL: u8 = 1;
+pub(crate) const BRACKET: u8 = 2;
+pub(crate) const EQUALS: u8 = 4;
+pub(crate) const QUOTE: u8 = 8;
+/// Only in escaped text: a backslash starts an escape, a bare quote ends the string.
+pub(crate) const ESCAPE: u8 = 16;
+pub(crate) const END: u8 = 32;
 
 /// The longest `[...]` looked at as a level (`[proxy_fcgi:error]` fits).
-const MAX_BRACKET: usize = 32;
+pub(crate) const MAX_BRACKET: usize = 32;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum TextClass {
@@ -26,16 +32,58 @@ pub enum TextClass {
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum LiteralKind {
+pub(crate) enum LiteralKind {
     Health,
     Word,
     Contains,
 }
 
 #[derive(Debug, Clone)]
-struct Literal {
-    bytes: Vec<u8>,
-    kind: LiteralKind,
+pub(crate) struct Literal {
+    pub bytes: Vec<u8>,
+    pub kind: LiteralKind,
+    /// Offset of the byte the scan stops at (`by_anchor`): the literal's
+    /// rarest byte, so that common letters (the `E` of `GET`) cost nothing.
+    pub anchor: usize,
+}
+
+impl Literal {
+    /// Does the literal anchored at `i` sit in `t`? Returns where it starts.
+    #[inline]
+    pub fn at(&self, t: &[u8], i: usize) -> Option<usize> {
+        let start = i.checked_sub(self.anchor)?;
+        let end = start.checked_add(self.bytes.len())?;
+        (t.get(start..end)? == self.bytes.as_slice()).then_some(start)
+    }
+}
+
+/// Which byte of a literal to anchor on: one the prefilter flags anyway
+/// (`A`..=`\\`) if it has one, else its rarest byte; rarer bytes first.
+fn anchor_of(lit: &[u8]) -> usize {
+    // Letters from most to least common in English text (and in logs, roughly).
+    const ORDER: &[u8] = b"etaoinshrdlcumwfgypbvkjxqz";
+    let score = |c: u8| -> usize {
+        let letter = ORDER
+            .iter()
+            .position(|&o| o == c.to_ascii_lowercase())
+            .map_or(0, |r| r + 1);
+        let flagged_anyway = (RANGE_LO..=RANGE_HI).contains(&c);
+        // Digits, spaces and punctuation (`/`, `-`, `.`) are the most common of all.
+        usize::from(flagged_anyway) * 100 + letter
+    };
+    let mut best = 0;
+    for (i, &c) in lit.iter().enumerate() {
+        if lit.get(best).is_some_and(|&b| score(c) > score(b)) {
+            best = i;
+        }
+    }
+    best
+}
+
+/// Bytes a JSON string holds as themselves: a literal made only of these
+/// matches the escaped text exactly where it matches the unescaped text.
+pub(crate) fn is_plain(c: u8) -> bool {
+    (0x20..0x7f).contains(&c) && c != b'"' && c != b'\\'
 }
 
 /// Level names of error or worse, compared without regard to ASCII case.
@@ -57,7 +105,7 @@ impl Levels {
 /// for `A`..=`[` (upper-case words and brackets) plus equality tests for a
 /// few other bytes. Flags are a superset; the class table decides.
 #[derive(Debug, Clone)]
-enum Prefilter {
+pub(crate) enum Prefilter {
     /// Bytes outside the range, each tested for equality (repeated to fill),
     /// stored broadcast to all eight lanes.
     RangePlus([u64; MAX_EXTRA]),
@@ -67,10 +115,11 @@ enum Prefilter {
 
 const MAX_EXTRA: usize = 4;
 const RANGE_LO: u8 = b'A';
-const RANGE_HI: u8 = b'[';
+/// `[` and `\\` follow `Z`: brackets and escapes cost no extra test.
+const RANGE_HI: u8 = b'\\';
 
 impl Prefilter {
-    fn new(class: &[u8; 256]) -> Self {
+    pub(crate) fn new(class: &[u8; 256]) -> Self {
         let extra: Vec<u8> = (0..=255u8)
             .filter(|&b| class.get(usize::from(b)).is_some_and(|&c| c != 0) && !(RANGE_LO..=RANGE_HI).contains(&b))
             .collect();
@@ -89,7 +138,7 @@ impl Prefilter {
 
     /// High bit set in each byte of `v` that may be a trigger.
     #[inline(always)]
-    fn flags(&self, v: u64) -> u64 {
+    pub(crate) fn flags(&self, v: u64) -> u64 {
         const HI: u64 = 0x8080_8080_8080_8080;
         const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
         let Self::RangePlus(extra) = self else { return HI };
@@ -112,13 +161,17 @@ fn splat(b: u8) -> u64 {
 pub(crate) struct TextMatcher {
     class: [u8; 256],
     prefilter: Prefilter,
-    /// Literals sorted by first byte; `by_first[b]` is the range starting with `b`.
-    literals: Vec<Literal>,
-    by_first: [(u16, u16); 256],
-    levels: Levels,
+    /// Literals sorted by anchor byte; `by_anchor[b]` is the range anchored on `b`.
+    pub(crate) literals: Vec<Literal>,
+    by_anchor: [(u16, u16); 256],
+    pub(crate) levels: Levels,
     level_keys: Vec<Vec<u8>>,
     status_keys: Vec<Vec<u8>>,
     status: RangeInclusive<u16>,
+    pub(crate) access_log: bool,
+    /// The class table and prefilter of the escaped scan, when it can run:
+    /// every literal is plain (see `is_plain`).
+    pub(crate) escaped: Option<([u8; 256], Prefilter)>,
 }
 
 impl TextMatcher {
@@ -130,6 +183,7 @@ impl TextMatcher {
                 literals.push(Literal {
                     bytes: s.as_bytes().to_vec(),
                     kind,
+                    anchor: anchor_of(s.as_bytes()),
                 });
             }
         };
@@ -138,13 +192,13 @@ impl TextMatcher {
         add(&e.words, LiteralKind::Word);
         add(&e.contains, LiteralKind::Contains);
         literals.retain(|l| !l.bytes.is_empty());
-        literals.sort_by_key(|l| (l.bytes.first().copied(), l.kind != LiteralKind::Health));
+        literals.sort_by_key(|l| (l.bytes.get(l.anchor).copied(), l.kind != LiteralKind::Health));
 
         let mut class = [0u8; 256];
-        let mut by_first = [(0u16, 0u16); 256];
+        let mut by_anchor = [(0u16, 0u16); 256];
         for (i, l) in literals.iter().enumerate() {
-            let Some(&b) = l.bytes.first() else { continue };
-            let slot = entry(&mut by_first, b);
+            let Some(&b) = l.bytes.get(l.anchor) else { continue };
+            let slot = entry(&mut by_anchor, b);
             if slot.1 == 0 {
                 *slot = (i as u16, i as u16);
             }
@@ -155,19 +209,30 @@ impl TextMatcher {
         if !e.level_keys.is_empty() || !e.status_keys.is_empty() {
             *entry(&mut class, b'=') |= EQUALS;
         }
+        // Escaped text: a quote ends the string and the access-log quote is
+        // the escaped one, so `\\` stands for `"`.
+        let mut escaped_class = class;
+        *entry(&mut escaped_class, b'"') = END;
+        *entry(&mut escaped_class, b'\\') = ESCAPE;
         if e.access_log {
             *entry(&mut class, b'"') |= QUOTE;
         }
+        let escaped = literals
+            .iter()
+            .all(|l| l.bytes.iter().all(|&c| is_plain(c)))
+            .then(|| (escaped_class, Prefilter::new(&escaped_class)));
         let lower = |v: &[String]| v.iter().map(|k| k.to_ascii_lowercase().into_bytes()).collect();
         Self {
             prefilter: Prefilter::new(&class),
             class,
             literals,
-            by_first,
+            by_anchor,
             levels,
             level_keys: lower(&e.level_keys),
             status_keys: lower(&e.status_keys),
             status: e.status_min..=e.status_max,
+            access_log: e.access_log,
+            escaped,
         }
     }
 
@@ -207,15 +272,11 @@ impl TextMatcher {
     #[inline]
     fn at(&self, t: &[u8], i: usize, c: u8, class: u8, error: &mut bool) -> bool {
         if class & LITERAL != 0 {
-            let rest = t.get(i..).unwrap_or_default();
-            let (start, end) = self.by_first_of(c);
-            for lit in self.literals.get(start..end).unwrap_or_default() {
-                if !rest.starts_with(&lit.bytes) {
-                    continue;
-                }
+            for lit in self.anchored_on(c) {
+                let Some(start) = lit.at(t, i) else { continue };
                 match lit.kind {
                     LiteralKind::Health => return true,
-                    LiteralKind::Word => *error = *error || is_whole_word(t, i, lit.bytes.len()),
+                    LiteralKind::Word => *error = *error || is_whole_word(t, start, lit.bytes.len()),
                     LiteralKind::Contains => *error = true,
                 }
             }
@@ -236,10 +297,11 @@ impl TextMatcher {
         lookup(&self.class, c)
     }
 
+    /// The literals anchored on byte `c`.
     #[inline]
-    fn by_first_of(&self, c: u8) -> (usize, usize) {
-        let (s, e) = lookup(&self.by_first, c);
-        (usize::from(s), usize::from(e))
+    pub(crate) fn anchored_on(&self, c: u8) -> &[Literal] {
+        let (s, e) = lookup(&self.by_anchor, c);
+        self.literals.get(usize::from(s)..usize::from(e)).unwrap_or_default()
     }
 
     /// `[error]`, `[ CRIT ]`, Apache's `[core:error]`; not an index like `matrix[err]`.
@@ -251,7 +313,11 @@ impl TextMatcher {
             return false;
         }
         let after = t.get(i + 1..).unwrap_or_default();
-        let window = after.get(..MAX_BRACKET.min(after.len())).unwrap_or_default();
+        self.bracket_window_is_level(after.get(..MAX_BRACKET.min(after.len())).unwrap_or_default())
+    }
+
+    /// `window`: up to `MAX_BRACKET` bytes of text after a `[` that follows no word byte.
+    pub(crate) fn bracket_window_is_level(&self, window: &[u8]) -> bool {
         let Some(close) = find1(window, 0, b']') else {
             return false;
         };
@@ -266,18 +332,19 @@ impl TextMatcher {
         let before = t.get(..i).unwrap_or_default();
         let key_len = before.iter().rev().take_while(|&&c| is_key_byte(c)).count();
         let key_start = i - key_len;
-        if key_len == 0
-            || !key_start
-                .checked_sub(1)
-                .and_then(|p| t.get(p))
-                .is_none_or(|&c| starts_token(c))
-        {
-            return false;
-        }
-        let key = before.get(key_start..).unwrap_or_default();
+        let before_key = key_start.checked_sub(1).and_then(|p| t.get(p)).copied();
         let mut value = t.get(i + 1..).unwrap_or_default();
         if let Some(v) = value.strip_prefix(b"\"") {
             value = v;
+        }
+        self.logfmt_is_error(before.get(key_start..).unwrap_or_default(), before_key, value)
+    }
+
+    /// A logfmt pair: `key` (key bytes only), the byte before it (none at the
+    /// start of the text), and the text after `=` and an opening quote.
+    pub(crate) fn logfmt_is_error(&self, key: &[u8], before_key: Option<u8>, value: &[u8]) -> bool {
+        if key.is_empty() || !before_key.is_none_or(starts_token) {
+            return false;
         }
         let value_len = value.iter().take_while(|c| c.is_ascii_alphanumeric()).count();
         if value.get(value_len).is_some_and(|&c| c == b'_') {
@@ -298,10 +365,9 @@ impl TextMatcher {
         let quoted_len = match rest.first() {
             Some(b'-') if rest.get(1) == Some(&b'"') => 1,
             Some(c) if c.is_ascii_uppercase() => {
-                let method_len = rest.iter().take_while(|c| c.is_ascii_uppercase()).count();
-                if !(3..=16).contains(&method_len) || rest.get(method_len) != Some(&b' ') {
+                let Some(method_len) = request_method_len(rest) else {
                     return false;
-                }
+                };
                 match find1(rest, method_len, b'"') {
                     Some(n) if is_target_and_version(rest.get(method_len..n).unwrap_or_default()) => n,
                     _ => return false,
@@ -309,7 +375,11 @@ impl TextMatcher {
             }
             _ => return false,
         };
-        let after = rest.get(quoted_len + 1..).unwrap_or_default();
+        self.status_follows(rest.get(quoted_len + 1..).unwrap_or_default())
+    }
+
+    /// `after`: the text right after the closing quote of a request line.
+    pub(crate) fn status_follows(&self, after: &[u8]) -> bool {
         let spaces = after.iter().take_while(|&&c| c == b' ').count();
         if spaces == 0 {
             return false;
@@ -354,8 +424,16 @@ pub(crate) fn parse_status(digits: &[u8]) -> Option<u16> {
     }
 }
 
+/// `GET ` starting `rest`: an upper-case method of 3 to 16 letters and a
+/// space. Returns the method's length.
+#[inline]
+pub(crate) fn request_method_len(rest: &[u8]) -> Option<usize> {
+    let len = rest.iter().take_while(|c| c.is_ascii_uppercase()).count();
+    ((3..=16).contains(&len) && rest.get(len) == Some(&b' ')).then_some(len)
+}
+
 /// What follows a request method: ` target HTTP/1.1` (or `HTTP/2`).
-fn is_target_and_version(rest: &[u8]) -> bool {
+pub(crate) fn is_target_and_version(rest: &[u8]) -> bool {
     let Some(last_space) = rest.iter().rposition(|&c| c == b' ') else {
         return false;
     };
@@ -369,7 +447,7 @@ fn is_target_and_version(rest: &[u8]) -> bool {
 }
 
 #[inline]
-fn is_word_byte(c: u8) -> bool {
+pub(crate) fn is_word_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || c == b'_'
 }
 
@@ -382,7 +460,7 @@ fn is_whole_word(t: &[u8], start: usize, len: usize) -> bool {
 }
 
 #[inline]
-fn is_key_byte(c: u8) -> bool {
+pub(crate) fn is_key_byte(c: u8) -> bool {
     c.is_ascii_alphanumeric() || matches!(c, b'_' | b'.' | b'-')
 }
 

@@ -73,7 +73,8 @@ fn run_corpus(execution: Execution, n: usize, seed: u64) {
         ..FilterConfig::default()
     });
     let native = Classifier::builtin();
-    let (mut scratch, mut native_out) = (Vec::new(), Vec::new());
+    let reference = Classifier::builtin().reference();
+    let (mut scratch, mut native_out, mut reference_out) = (Vec::new(), Vec::new(), Vec::new());
     let mut disagreements = Vec::new();
     let mut counts = [0usize; 3];
     for (record, label) in records.iter().zip(&labels) {
@@ -91,6 +92,15 @@ fn run_corpus(execution: Execution, n: usize, seed: u64) {
             native_bytes,
             got_bytes,
             "native and Wasm disagree on {}",
+            String::from_utf8_lossy(&input)
+        );
+        // The scan over escaped text answers as the reference scan over the
+        // unescaped line does.
+        let reference_class = reference.apply(&input, &mut scratch, &mut reference_out).unwrap();
+        assert_eq!(
+            (reference_class, &reference_out),
+            (native_class, &native_out),
+            "escaped and reference scans disagree on {}",
             String::from_utf8_lossy(&input)
         );
         counts[native_class as usize] += 1;
@@ -236,6 +246,8 @@ fn mutated_records_never_trap() {
     let dir = tempfile::tempdir().unwrap();
     let c = corpus::generate(500, 11, dir.path()).unwrap();
     let mut f = default_filter();
+    let reference = Classifier::builtin().reference();
+    let (mut scratch, mut reference_out) = (Vec::new(), Vec::new());
     let mut rng = 0x9E37_79B9_7F4A_7C15u64;
     let mut next = move || {
         rng ^= rng << 13;
@@ -244,7 +256,26 @@ fn mutated_records_never_trap() {
         rng
     };
     const NASTY: &[&[u8]] = &[
-        b"\\", b"\"", b"{", b"}", b"[", b"\\u", b"\\ud83d", b"\xff", b"\0", b"ERROR", b",", b":",
+        b"\\",
+        b"\"",
+        b"{",
+        b"}",
+        b"[",
+        b"\\u",
+        b"\\ud83d",
+        b"\xff",
+        b"\0",
+        b"ERROR",
+        b",",
+        b":",
+        b"\\n",
+        b"\\\"",
+        b"\\u0041",
+        b"\\u00e9",
+        b"\\/",
+        b"[error]",
+        b"level=",
+        b"\\\"GET / HTTP/1.1\\\" 503 ",
     ];
     for round in 0..20_000 {
         let mut input = fluent_bit_json(&c.records[round % c.records.len()]);
@@ -267,6 +298,16 @@ fn mutated_records_never_trap() {
         // copies the record as a C string would be read.
         match f.call_raw(TAG, TIME, &input) {
             Returned::Text(out) => {
+                // The module's answer is the reference scan's on the same
+                // bytes, read back as a C string.
+                let class = reference.apply(&input, &mut scratch, &mut reference_out).unwrap();
+                let want: &[u8] = if class == Class::Health { b"" } else { &reference_out };
+                assert_eq!(
+                    out,
+                    want.split(|&b| b == 0).next().unwrap(),
+                    "module and reference scan disagree on {:?}",
+                    String::from_utf8_lossy(&input)
+                );
                 let c_input = input.split(|&b| b == 0).next().unwrap();
                 let unmarked = rfind(&out, b",\"log_class\":\"error\"")
                     .map(|at| [&out[..at], &out[at + MARK.len() + 1..]].concat());

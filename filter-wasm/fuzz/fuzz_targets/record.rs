@@ -1,5 +1,6 @@
 //! Any bytes as a record: no panic, and the output is always the drop, the
-//! record unchanged, or the record with exactly the mark added.
+//! record unchanged, or the record with exactly the mark added; and the scan
+//! over escaped text answers as the reference scan does.
 #![no_main]
 
 use firelens_filter::{Class, Classifier};
@@ -7,6 +8,7 @@ use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
 static CLASSIFIER: OnceLock<Classifier> = OnceLock::new();
+static REFERENCE: OnceLock<Classifier> = OnceLock::new();
 const MARK: &[u8] = br#""log_class":"error""#;
 
 fuzz_target!(|data: &[u8]| {
@@ -31,4 +33,11 @@ fuzz_target!(|data: &[u8]| {
     // Classifying is the same question as applying.
     let class = c.classify(data, &mut scratch);
     assert_eq!(class, c.apply(data, &mut scratch, &mut out).unwrap_or(Class::Other));
+    let reference = REFERENCE.get_or_init(|| Classifier::builtin().reference());
+    let mut reference_out = Vec::new();
+    assert_eq!(
+        reference.apply(data, &mut scratch, &mut reference_out).ok(),
+        c.apply(data, &mut scratch, &mut out).ok()
+    );
+    assert_eq!(reference_out, out);
 });

@@ -1,0 +1,171 @@
+//! The scan over the escaped log line (the fast path) must answer exactly as
+//! the reference scan over the unescaped line does: same class, same output
+//! bytes. Every rule case, written as Fluent Bit writes JSON and wrapped in
+//! escapes, then mutated at random (deterministically).
+
+use firelens_filter::Classifier;
+
+/// A JSON string body as Fluent Bit 4.2 writes it with `json.escape_unicode`
+/// on: `"`, `\` and control bytes escaped, non-ASCII as `\uXXXX` (UTF-16).
+fn fluent_bit_escape(s: &str) -> String {
+    let mut out = String::new();
+    for c in s.chars() {
+        match c {
+            '"' => out.push_str("\\\""),
+            '\\' => out.push_str("\\\\"),
+            '\n' => out.push_str("\\n"),
+            '\r' => out.push_str("\\r"),
+            '\t' => out.push_str("\\t"),
+            c if (c as u32) < 0x20 || (c as u32) >= 0x7f => {
+                let mut units = [0u16; 2];
+                for u in c.encode_utf16(&mut units) {
+                    out.push_str(&format!("\\u{u:04x}"));
+                }
+            }
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+fn record(log: &str) -> Vec<u8> {
+    format!(
+        r#"{{"container_id":"4f1c2d3e","container_name":"web","source":"stdout","log":"{}","ecs_cluster":"c"}}"#,
+        fluent_bit_escape(log)
+    )
+    .into_bytes()
+}
+
+fn rule_case_lines() -> Vec<String> {
+    include_str!("rule_cases.tsv")
+        .lines()
+        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
+        .filter_map(|l| l.split_once('\t'))
+        .filter(|(_, case)| !case.starts_with("record "))
+        .map(|(_, case)| case.to_owned())
+        .collect()
+}
+
+/// Ways an escape can sit next to what a rule looks at.
+fn variants(line: &str) -> Vec<String> {
+    vec![
+        line.to_owned(),
+        format!("\n{line}"),
+        format!("{line}\t"),
+        format!("é{line}é"),
+        format!("😀{line}\r\n"),
+        format!("\"{line}\""),
+        format!("\\{line}\\"),
+        line.replace(' ', "\n"),
+        line.replace(' ', "\t"),
+        line.replace(' ', "é"),
+        line.replace('[', "[\t"),
+        line.replace(']', "\n]"),
+        line.replace('=', "=\""),
+        line.replace('"', "\\\""),
+        line.replace("ERROR", "\u{3000}ERROR\u{3000}"),
+    ]
+}
+
+fn assert_same(fast: &Classifier, reference: &Classifier, input: &[u8]) {
+    let (mut s1, mut o1, mut s2, mut o2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    let a = fast.apply(input, &mut s1, &mut o1);
+    let b = reference.apply(input, &mut s2, &mut o2);
+    assert_eq!(
+        (a, o1),
+        (b, o2),
+        "escaped and reference scans disagree on {:?}",
+        String::from_utf8_lossy(input)
+    );
+}
+
+#[test]
+fn rule_cases_wrapped_in_escapes_agree_with_the_reference_scan() {
+    let (fast, reference) = (Classifier::builtin(), Classifier::builtin().reference());
+    let mut n = 0;
+    for line in rule_case_lines() {
+        for v in variants(&line) {
+            assert_same(&fast, &reference, &record(&v));
+            n += 1;
+        }
+    }
+    assert!(n > 1500, "only {n} variants");
+}
+
+#[test]
+fn escapes_next_to_a_match_are_decoded_not_read_as_letters() {
+    let c = Classifier::builtin();
+    let mut scratch = Vec::new();
+    let mut class = |log: &str| c.classify(&record(log), &mut scratch).as_str();
+    // `\n` ends a word: the `n` is not a letter before ERROR or after it.
+    assert_eq!(class("job failed\nERROR\nretrying"), "error");
+    assert_eq!(class("\nlevel=error"), "error");
+    assert_eq!(class("\n[error] x"), "error");
+    assert_eq!(class("x\t[ error\t] y"), "error");
+    assert_eq!(class("\"GET /x HTTP/1.1\" 503 12"), "error");
+    assert_eq!(class("\\\"GET /x HTTP/1.1\\\" 503 12"), "other");
+    // Non-ASCII is never a word byte, in either form.
+    assert_eq!(class("エラーERRORエラー"), "error");
+    assert_eq!(class("NO_ERROR"), "other");
+}
+
+#[test]
+fn mutated_records_agree_with_the_reference_scan() {
+    let (fast, reference) = (Classifier::builtin(), Classifier::builtin().reference());
+    let seeds: Vec<Vec<u8>> = rule_case_lines().iter().map(|l| record(l)).collect();
+    const PIECES: &[&[u8]] = &[
+        b"\\",
+        b"\"",
+        b"\\\"",
+        b"\\\\",
+        b"\\n",
+        b"\\t",
+        b"\\u",
+        b"\\u0041",
+        b"\\u00e9",
+        b"\\ud83d",
+        b"\\ude00",
+        b"\\/",
+        b"\\q",
+        b"[",
+        b"]",
+        b"=",
+        b"ERROR",
+        b"[error]",
+        b"level=error",
+        b"\\\"GET / HTTP/1.1\\\" 503 ",
+        b" ",
+        b"_",
+        b"{",
+        b"}",
+        b":",
+        b",",
+    ];
+    let mut rng = 0x2545_F491_4F6C_DD1Du64;
+    let mut next = move || {
+        rng ^= rng << 13;
+        rng ^= rng >> 7;
+        rng ^= rng << 17;
+        rng
+    };
+    for round in 0..100_000 {
+        let mut input = seeds[round % seeds.len()].clone();
+        for _ in 0..=(next() % 3) {
+            // Mostly inside the log line, where the scans differ.
+            let at = (next() as usize) % (input.len() + 1);
+            match next() % 4 {
+                3 => input.truncate(at),
+                0 => {
+                    let piece = PIECES[(next() as usize) % PIECES.len()];
+                    input.splice(at..at, piece.iter().copied());
+                }
+                1 if at < input.len() => {
+                    input.remove(at);
+                }
+                _ if at < input.len() => input[at] = b" \\\"nu0aEeR[]=:"[(next() as usize) % 14],
+                _ => {}
+            }
+        }
+        assert_same(&fast, &reference, &input);
+    }
+}
