@@ -77,8 +77,9 @@ if [ -f "$AOT" ]; then
   names+=(wasm-aot)
 fi
 if [ -n "$FLOOR_AOT" ]; then
+  FILTERS[floor-drop-aot]="$(wasm "$FLOOR_AOT" drop)"
   FILTERS[floor-copy-aot]="$(wasm "$FLOOR_AOT" copy)"
-  names+=(floor-copy-aot)
+  names+=(floor-drop-aot floor-copy-aot)
 fi
 
 echo "== correctness in $("$FB" --version | head -n1), $N records"
@@ -127,4 +128,13 @@ printf '| pipeline | CPU s | overhead over no filter | × classic chain overhead
 for name in "${names[@]}"; do
   m=$(med "${T[$name]}")
   awk -v n="$name" -v m="$m" -v b="$base" -v c="$chain" 'BEGIN { o = m - b; printf "| %s | %.2f | %.2f | %s |\n", n, m, o, (n == "none") ? "-" : sprintf("%.2f", o / (c - b)) }'
+done
+# The floor a classifier competes with: Fluent Bit's own round trip with the
+# corpus's health checks dropped and the rest kept, at zero classification cost.
+health=$(grep -c '^health$' "$work/corpus/expected.txt")
+for exec in interpreted aot; do
+  [ -n "${T[floor-copy-$exec]:-}" ] || continue
+  awk -v d="$(med "${T[floor-drop-$exec]}")" -v k="$(med "${T[floor-copy-$exec]}")" -v h="$health" -v n="$N" \
+    -v b="$base" -v c="$chain" -v e="$exec" \
+    'BEGIN { f = h / n; o = f * (d - b) + (1 - f) * (k - b); printf "| same-drops floor, %s (%.0f %% dropped) | - | %.2f | %.2f |\n", e, 100 * f, o, o / (c - b) }'
 done

@@ -9,12 +9,13 @@
 //! and a trap drops it too, so nothing here may panic.
 
 use crate::rules::{RULES_DIR, RULES_PATH, RulesFile};
-use crate::{Class, Classifier};
+use crate::{Class, Classifier, Memo};
 use std::cell::RefCell;
 use std::io::{ErrorKind, Read, Write};
 
 struct State {
     classifier: Classifier,
+    memo: Memo,
     scratch: Vec<u8>,
     out: Vec<u8>,
 }
@@ -54,15 +55,17 @@ pub extern "C" fn firelens_classify(
         };
         let state = slot.get_or_insert_with(|| State {
             classifier: load_rules(),
+            memo: Memo::new(),
             scratch: Vec::new(),
             out: Vec::new(),
         });
         let State {
             classifier,
+            memo,
             scratch,
             out,
         } = state;
-        if classifier.apply(rec, scratch, out).ok()? == Class::Health {
+        if classifier.apply_with(rec, memo, scratch, out).ok()? == Class::Health {
             return Some(EMPTY.as_ptr());
         }
         out.push(0); // `apply` reserved room for it: no allocation here

@@ -8,6 +8,7 @@
 use crate::escaped::Escaped;
 use crate::fields::FieldMatcher;
 use crate::json::{Member, skip_value, skip_ws, string_end, unescape_into};
+use crate::memo::{Memo, Span};
 use crate::rules::{RulesError, RulesFile};
 use crate::text::{Levels, TextClass, TextMatcher};
 
@@ -63,6 +64,42 @@ struct Found {
     members: usize,
 }
 
+/// Where a walk of members stopped.
+enum Stop {
+    End { close: usize },
+    LogLine { value_start: usize },
+}
+
+/// What a walk of members found so far.
+#[derive(Default)]
+struct Walk {
+    error: bool,
+    members: usize,
+    mark: Option<(usize, usize)>,
+    log_seen: bool,
+}
+
+impl Walk {
+    /// Takes in a remembered span that starts at `at` in the record.
+    fn add(&mut self, span: &Span, at: usize) {
+        self.error |= span.error;
+        self.members += span.members;
+        self.log_seen = true;
+        if let Some((s, e)) = span.mark {
+            self.mark = Some((s + at, e + at));
+        }
+    }
+
+    fn found(&self, close: usize) -> Found {
+        Found {
+            class: if self.error { Class::Error } else { Class::Other },
+            mark: self.mark,
+            close,
+            members: self.members,
+        }
+    }
+}
+
 /// What the log line says.
 enum LogLine {
     Health,
@@ -109,7 +146,8 @@ impl Classifier {
     /// Classifies a record (a JSON object as Fluent Bit hands it over).
     /// `scratch` is reused when the log line must be unescaped.
     pub fn classify(&self, record: &[u8], scratch: &mut Vec<u8>) -> Class {
-        self.inspect(record, scratch).map_or(Class::Other, |found| found.class)
+        self.inspect(record, &mut Memo::default(), scratch)
+            .map_or(Class::Other, |found| found.class)
     }
 
     /// Classifies a bare log line, as if it were a record's `log` value.
@@ -135,8 +173,21 @@ impl Classifier {
     /// terminating NUL): nothing for a health check, the record with the mark
     /// for an error, the record unchanged otherwise.
     pub fn apply(&self, record: &[u8], scratch: &mut Vec<u8>, out: &mut Vec<u8>) -> Result<Class, OutOfMemory> {
+        self.apply_with(record, &mut Memo::default(), scratch, out)
+    }
+
+    /// `apply`, remembering in `memo` the members around the log line for
+    /// the next record (see `memo.rs`): the same answer, at less cost when
+    /// records share their metadata, as one container's do.
+    pub fn apply_with(
+        &self,
+        record: &[u8],
+        memo: &mut Memo,
+        scratch: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> Result<Class, OutOfMemory> {
         out.clear();
-        let Some(found) = self.inspect(record, scratch) else {
+        let Some(found) = self.inspect(record, memo, scratch) else {
             return copy_into(out, &[record]).map(|()| Class::Other);
         };
         match found.class {
@@ -167,28 +218,114 @@ impl Classifier {
 
     /// One walk over the record's members. The log line is classified where
     /// the walk meets it (the first `log` member), and a health checker
-    /// there ends the walk: the record is dropped whatever follows.
+    /// there ends the walk: the record is dropped whatever follows. The
+    /// members before and after the log line come from `memo` when they are
+    /// the same bytes as in a record seen before.
     /// `None` when the record is not a JSON object the walk understands.
-    fn inspect(&self, record: &[u8], scratch: &mut Vec<u8>) -> Option<Found> {
-        let open = skip_ws(record, 0);
-        if *record.get(open)? != b'{' {
-            return None;
-        }
-        let mut found = Found {
-            class: Class::Other,
-            mark: None,
-            close: 0,
-            members: 0,
+    fn inspect(&self, record: &[u8], memo: &mut Memo, scratch: &mut Vec<u8>) -> Option<Found> {
+        let mut w = Walk::default();
+        let value_start = match memo.prefix_of(record) {
+            Some(span) => {
+                w.add(span, 0);
+                span.bytes.len() - 1
+            }
+            None => {
+                let open = skip_ws(record, 0);
+                if *record.get(open)? != b'{' {
+                    return None;
+                }
+                match self.walk_from(record, skip_ws(record, open + 1), false, true, &mut w)? {
+                    Stop::End { close } => return Some(w.found(close)),
+                    Stop::LogLine { value_start } => {
+                        let prefix = record.get(..=value_start).unwrap_or_default();
+                        memo.remember_prefix(prefix, w.error, w.members, w.mark);
+                        value_start
+                    }
+                }
+            }
         };
-        let mut i = skip_ws(record, open + 1);
-        if *record.get(i)? == b'}' {
-            found.close = i;
-            return Some(found);
+        let end = match self.log_line(record, value_start, w.error, scratch)? {
+            LogLine::Health => {
+                return Some(Found {
+                    class: Class::Health,
+                    ..w.found(0)
+                });
+            }
+            LogLine::Scanned { error, end } => {
+                w.error |= error;
+                end
+            }
+        };
+        w.members += 1;
+        if self.log_is_field && !w.error {
+            let m = Member {
+                key: &self.log_key,
+                key_escaped: false,
+                value_start,
+                value_end: end,
+            };
+            w.error = self.fields.member_is_error(record, &m);
         }
-        let (mut error, mut log_seen) = (false, false);
+        let close = match memo.suffix_of(record, end) {
+            Some(span) => {
+                w.add(span, end);
+                end + span.close
+            }
+            None => {
+                // Walked on its own, so that what it holds is known alone.
+                let mut after = Walk {
+                    log_seen: true,
+                    ..Walk::default()
+                };
+                let Stop::End { close } = self.walk_from(record, end, true, false, &mut after)? else {
+                    return None;
+                };
+                let rel = |(s, e): (usize, usize)| (s - end, e - end);
+                let suffix = record.get(end..).unwrap_or_default();
+                memo.remember_suffix(suffix, after.error, after.members, after.mark.map(rel), close - end);
+                w.error |= after.error;
+                w.members += after.members;
+                w.mark = after.mark.or(w.mark);
+                close
+            }
+        };
+        Some(w.found(close))
+    }
+
+    /// Walks members from `i`: at the first key (`first`, where `}` may close
+    /// an empty object) or right after a value. Stops at the closing `}`, or
+    /// at the first `log` member holding a string (its value is the caller's).
+    /// `skip_known`: once an error is known, later fields need no checking.
+    fn walk_from(
+        &self,
+        record: &[u8],
+        mut i: usize,
+        mut after_value: bool,
+        skip_known: bool,
+        w: &mut Walk,
+    ) -> Option<Stop> {
+        if !after_value && *record.get(i)? == b'}' {
+            return Some(Stop::End { close: i });
+        }
         loop {
             // Fluent Bit writes compact JSON: each separator is where it is
             // expected, and only otherwise is whitespace skipped.
+            if after_value {
+                i = if matches!(record.get(i), Some(b',' | b'}')) {
+                    i
+                } else {
+                    skip_ws(record, i)
+                };
+                match *record.get(i)? {
+                    b',' => i += 1,
+                    b'}' => return Some(Stop::End { close: i }),
+                    _ => return None,
+                }
+                if record.get(i) != Some(&b'"') {
+                    i = skip_ws(record, i);
+                }
+            }
+            after_value = true;
             if *record.get(i)? != b'"' {
                 return None;
             }
@@ -197,64 +334,31 @@ impl Classifier {
             i = expect(record, key_end, b':')?;
             let value_start = skip_ws(record, i + 1);
             let first = *record.get(value_start)?;
-            let log_line = !log_seen && same(key, &self.log_key);
-            log_seen |= log_line;
+            let log_line = !w.log_seen && same(key, &self.log_key);
+            w.log_seen |= log_line;
+            if log_line && first == b'"' {
+                return Some(Stop::LogLine { value_start });
+            }
             let value_end = if first == b'"' {
-                if log_line {
-                    match self.log_line(record, value_start, error, scratch)? {
-                        LogLine::Health => {
-                            found.class = Class::Health;
-                            return Some(found);
-                        }
-                        LogLine::Scanned { error: e, end } => {
-                            error |= e;
-                            end
-                        }
-                    }
-                } else {
-                    string_end(record, value_start)?.0
-                }
+                string_end(record, value_start)?.0
             } else {
                 skip_value(record, value_start)?.0
             };
-            found.members += 1;
+            w.members += 1;
             if same(key, &self.mark_key) {
-                found.mark = Some((value_start, value_end));
+                w.mark = Some((value_start, value_end));
             }
-            // A string log line is a structured field only if a level or
-            // status key names it; it is not looked at twice otherwise.
-            let plain_log_line = log_line && first == b'"' && !self.log_is_field;
-            if !(error || plain_log_line) {
+            if !(w.error && skip_known) {
                 let m = Member {
                     key,
                     key_escaped,
                     value_start,
                     value_end,
                 };
-                error = self.fields.member_is_error(record, &m);
+                w.error |= self.fields.member_is_error(record, &m);
             }
-            match *record.get(value_end)? {
-                b',' => i = value_end + 1,
-                b'}' => {
-                    i = value_end;
-                    break;
-                }
-                _ => match *record.get(skip_ws(record, value_end))? {
-                    b',' => i = skip_ws(record, skip_ws(record, value_end) + 1),
-                    b'}' => {
-                        i = skip_ws(record, value_end);
-                        break;
-                    }
-                    _ => return None,
-                },
-            }
-            if record.get(i) != Some(&b'"') {
-                i = skip_ws(record, i);
-            }
+            i = value_end;
         }
-        found.close = i;
-        found.class = if error { Class::Error } else { Class::Other };
-        Some(found)
     }
 
     /// The log line, a JSON string whose opening quote is at `open`: scanned

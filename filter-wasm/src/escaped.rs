@@ -162,6 +162,10 @@ impl TextMatcher {
             return false;
         }
         let after = b.get(p + 1..).unwrap_or_default();
+        // A digit is the same byte unescaped: `[24/Nov/2026:…]` ends here.
+        if after.first().is_some_and(u8::is_ascii_digit) {
+            return false;
+        }
         let window = after.get(..MAX_BRACKET.min(after.len())).unwrap_or_default();
         // Up to the first `]`, `"` (the end) or `\\`, the window is the same
         // text as in the unescaped line; past an escape it is decoded.

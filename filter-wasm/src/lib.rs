@@ -13,6 +13,7 @@ mod classify;
 mod escaped;
 mod fields;
 mod json;
+mod memo;
 pub mod rules;
 mod swar;
 mod text;
@@ -21,4 +22,5 @@ mod text;
 mod abi;
 
 pub use classify::{Class, Classifier, OutOfMemory};
+pub use memo::Memo;
 pub use rules::{RULES_DIR, RULES_PATH, RulesError, RulesFile};

@@ -45,15 +45,42 @@ pub(crate) struct Literal {
     /// Offset of the byte the scan stops at (`by_anchor`): the literal's
     /// rarest byte, so that common letters (the `E` of `GET`) cost nothing.
     pub anchor: usize,
+    /// The first four bytes (fewer for a shorter literal, zero-padded) and
+    /// the mask that keeps them: most candidates fail this one comparison.
+    head: u32,
+    head_mask: u32,
 }
 
 impl Literal {
+    fn new(bytes: &[u8], kind: LiteralKind) -> Self {
+        let mut head = [0u8; 4];
+        let mut mask = [0u8; 4];
+        for ((h, m), &b) in head.iter_mut().zip(mask.iter_mut()).zip(bytes) {
+            *h = b;
+            *m = 0xff;
+        }
+        Self {
+            bytes: bytes.to_vec(),
+            kind,
+            anchor: anchor_of(bytes),
+            head: u32::from_le_bytes(head),
+            head_mask: u32::from_le_bytes(mask),
+        }
+    }
+
     /// Does the literal anchored at `i` sit in `t`? Returns where it starts.
     #[inline]
     pub fn at(&self, t: &[u8], i: usize) -> Option<usize> {
         let start = i.checked_sub(self.anchor)?;
         let end = start.checked_add(self.bytes.len())?;
-        (t.get(start..end)? == self.bytes.as_slice()).then_some(start)
+        let candidate = t.get(start..end)?;
+        if let Some(four) = t.get(start..start + 4) {
+            let v = u32::from_le_bytes(four.try_into().unwrap_or([0; 4]));
+            if v & self.head_mask != self.head {
+                return None;
+            }
+        }
+        (candidate == self.bytes.as_slice()).then_some(start)
     }
 }
 
@@ -180,11 +207,7 @@ impl TextMatcher {
         let mut literals: Vec<Literal> = Vec::new();
         let mut add = |list: &[String], kind| {
             for s in list {
-                literals.push(Literal {
-                    bytes: s.as_bytes().to_vec(),
-                    kind,
-                    anchor: anchor_of(s.as_bytes()),
-                });
+                literals.push(Literal::new(s.as_bytes(), kind));
             }
         };
         // Health first so a line that is both is dropped as soon as it is seen.
@@ -316,8 +339,13 @@ impl TextMatcher {
         self.bracket_window_is_level(after.get(..MAX_BRACKET.min(after.len())).unwrap_or_default())
     }
 
-    /// `window`: up to `MAX_BRACKET` bytes of text after a `[` that follows no word byte.
+    /// `window`: up to `MAX_BRACKET` bytes of text after a `[` that follows
+    /// no word byte. A level bracket starts with a letter (`[error]`,
+    /// `[ crit ]`, `[core:error]`), so timestamps and pids are rejected at once.
     pub(crate) fn bracket_window_is_level(&self, window: &[u8]) -> bool {
+        if !window.trim_ascii_start().first().is_some_and(u8::is_ascii_alphabetic) {
+            return false;
+        }
         let Some(close) = find1(window, 0, b']') else {
             return false;
         };

@@ -1,9 +1,10 @@
-//! The scan over the escaped log line (the fast path) must answer exactly as
-//! the reference scan over the unescaped line does: same class, same output
-//! bytes. Every rule case, written as Fluent Bit writes JSON and wrapped in
-//! escapes, then mutated at random (deterministically).
+//! The fast path (the scan over the escaped log line, and the memo of the
+//! members around it) must answer exactly as the reference does (unescape,
+//! reference scan, no memo): same class, same output bytes. Every rule case,
+//! written as Fluent Bit writes JSON and wrapped in escapes, then mutated at
+//! random (deterministically); one memo lives through each sequence.
 
-use firelens_filter::Classifier;
+use firelens_filter::{Classifier, Memo};
 
 /// A JSON string body as Fluent Bit 4.2 writes it with `json.escape_unicode`
 /// on: `"`, `\` and control bytes escaped, non-ASCII as `\uXXXX` (UTF-16).
@@ -67,9 +68,9 @@ fn variants(line: &str) -> Vec<String> {
     ]
 }
 
-fn assert_same(fast: &Classifier, reference: &Classifier, input: &[u8]) {
+fn assert_same(fast: &Classifier, memo: &mut Memo, reference: &Classifier, input: &[u8]) {
     let (mut s1, mut o1, mut s2, mut o2) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    let a = fast.apply(input, &mut s1, &mut o1);
+    let a = fast.apply_with(input, memo, &mut s1, &mut o1);
     let b = reference.apply(input, &mut s2, &mut o2);
     assert_eq!(
         (a, o1),
@@ -82,10 +83,11 @@ fn assert_same(fast: &Classifier, reference: &Classifier, input: &[u8]) {
 #[test]
 fn rule_cases_wrapped_in_escapes_agree_with_the_reference_scan() {
     let (fast, reference) = (Classifier::builtin(), Classifier::builtin().reference());
+    let mut memo = Memo::new();
     let mut n = 0;
     for line in rule_case_lines() {
         for v in variants(&line) {
-            assert_same(&fast, &reference, &record(&v));
+            assert_same(&fast, &mut memo, &reference, &record(&v));
             n += 1;
         }
     }
@@ -112,6 +114,7 @@ fn escapes_next_to_a_match_are_decoded_not_read_as_letters() {
 #[test]
 fn mutated_records_agree_with_the_reference_scan() {
     let (fast, reference) = (Classifier::builtin(), Classifier::builtin().reference());
+    let mut memo = Memo::new();
     let seeds: Vec<Vec<u8>> = rule_case_lines().iter().map(|l| record(l)).collect();
     const PIECES: &[&[u8]] = &[
         b"\\",
@@ -166,6 +169,53 @@ fn mutated_records_agree_with_the_reference_scan() {
                 _ => {}
             }
         }
-        assert_same(&fast, &reference, &input);
+        assert_same(&fast, &mut memo, &reference, &input);
     }
+}
+
+/// Records that share the members before or after the log line, with the
+/// mark, errors and odd shapes on either side: every hit of the memo must
+/// give what a fresh walk gives.
+#[test]
+fn the_memo_answers_as_a_fresh_walk() {
+    let (fast, reference) = (Classifier::builtin(), Classifier::builtin().reference());
+    let befores = [
+        r#""container_id":"4f1c","source":"stdout","#,
+        r#""container_id":"4f1c","source":"stderr","#,
+        r#""level":"error","#,
+        r#""log_class":"x","#,
+        r#""nested":{"log":"not this one","a":[1,{"b":"}"}]},"#,
+        "",
+        r#" "spaced" : 1 , "#,
+    ];
+    let afters = [
+        r#","ecs_cluster":"c","ecs_task_arn":"arn:aws:ecs:x""#,
+        r#","status":503"#,
+        r#","log_class":"error""#,
+        r#","log":"second log member is not read: ELB-HealthChecker/2.0""#,
+        "",
+        r#" , "z" : null "#,
+        r#","broken":"#,
+    ];
+    let logs = [
+        "GET / 200",
+        "ERROR x",
+        "ELB-HealthChecker/2.0",
+        "level=info",
+        "{\"level\":\"error\"}",
+    ];
+    let mut memo = Memo::new();
+    let mut n = 0;
+    for _ in 0..2 {
+        for b in befores {
+            for a in afters {
+                for l in logs {
+                    let input = format!(r#"{{{b}"log":"{l}"{a}}}"#);
+                    assert_same(&fast, &mut memo, &reference, input.as_bytes());
+                    n += 1;
+                }
+            }
+        }
+    }
+    assert_eq!(n, 2 * 7 * 7 * 5);
 }
