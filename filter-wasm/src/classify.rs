@@ -8,7 +8,7 @@
 use crate::escaped::Escaped;
 use crate::fields::FieldMatcher;
 use crate::json::{Member, skip_value, skip_ws, string_end, unescape_into};
-use crate::memo::{Memo, Span};
+use crate::memo::{Memo, Span, Walked};
 use crate::rules::{RulesError, RulesFile};
 use crate::text::{Levels, TextClass, TextMatcher};
 
@@ -87,6 +87,14 @@ impl Walk {
         self.log_seen = true;
         if let Some((s, e)) = span.mark {
             self.mark = Some((s + at, e + at));
+        }
+    }
+
+    fn walked(&self) -> Walked {
+        Walked {
+            error: self.error,
+            members: self.members,
+            mark: self.mark,
         }
     }
 
@@ -225,11 +233,11 @@ impl Classifier {
     fn inspect(&self, record: &[u8], memo: &mut Memo, scratch: &mut Vec<u8>) -> Option<Found> {
         let mut w = Walk::default();
         let value_start = match memo.prefix_of(record) {
-            Some(span) => {
+            Ok(span) => {
                 w.add(span, 0);
                 span.bytes.len() - 1
             }
-            None => {
+            Err(slot) => {
                 let open = skip_ws(record, 0);
                 if *record.get(open)? != b'{' {
                     return None;
@@ -238,7 +246,7 @@ impl Classifier {
                     Stop::End { close } => return Some(w.found(close)),
                     Stop::LogLine { value_start } => {
                         let prefix = record.get(..=value_start).unwrap_or_default();
-                        memo.remember_prefix(prefix, w.error, w.members, w.mark);
+                        memo.remember_prefix(slot, prefix, w.walked());
                         value_start
                     }
                 }
@@ -267,11 +275,11 @@ impl Classifier {
             w.error = self.fields.member_is_error(record, &m);
         }
         let close = match memo.suffix_of(record, end) {
-            Some(span) => {
+            Ok(span) => {
                 w.add(span, end);
                 end + span.close
             }
-            None => {
+            Err(slot) => {
                 // Walked on its own, so that what it holds is known alone.
                 let mut after = Walk {
                     log_seen: true,
@@ -280,9 +288,12 @@ impl Classifier {
                 let Stop::End { close } = self.walk_from(record, end, true, false, &mut after)? else {
                     return None;
                 };
-                let rel = |(s, e): (usize, usize)| (s - end, e - end);
                 let suffix = record.get(end..).unwrap_or_default();
-                memo.remember_suffix(suffix, after.error, after.members, after.mark.map(rel), close - end);
+                let walked = Walked {
+                    mark: after.mark.map(|(s, e)| (s - end, e - end)),
+                    ..after.walked()
+                };
+                memo.remember_suffix(slot, suffix, walked, close - end);
                 w.error |= after.error;
                 w.members += after.members;
                 w.mark = after.mark.or(w.mark);

@@ -120,7 +120,13 @@ impl TextMatcher {
             cur.skip = p + len;
             cur.escape_end = p + len;
             cur.escape_byte = byte;
-            if byte == b'"' && !cur.error && self.access_log {
+            // A request line opens with a method or nginx's `-`: most quotes
+            // (closing ones, user agents) are rejected here, without a call.
+            if byte == b'"'
+                && !cur.error
+                && self.access_log
+                && b.get(p + 2).is_some_and(|&c| c.is_ascii_uppercase() || c == b'-')
+            {
                 cur.error = self.escaped_access_log_status(b, p);
             }
             return Step::Go;

@@ -27,19 +27,44 @@ pub(crate) struct Span {
 /// How many prefixes and suffixes are kept: a task's containers, each on
 /// stdout and stderr, are a handful of shapes (one Fluent Bit chunk holds one
 /// tag, but a tail input or a shared tag mixes them record by record). A
-/// miss costs a comparison that fails within the first few words per slot.
+/// lookup compares the spans in turn; a wrong one differs within its first
+/// few words, which costs less than hashing the record to pick one.
 const SLOTS: usize = 8;
 
 /// Prefixes (the record up to the log line's opening quote) and suffixes
-/// (from the byte after its closing quote to the end), replaced round-robin.
+/// (from the byte after its closing quote to the end).
 #[derive(Debug, Clone, Default)]
 pub struct Memo {
     enabled: bool,
-    prefixes: [Span; SLOTS],
-    suffixes: [Span; SLOTS],
-    next_prefix: usize,
-    next_suffix: usize,
+    prefixes: Table,
+    suffixes: Table,
 }
+
+#[derive(Debug, Clone, Default)]
+struct Table {
+    spans: [Span; SLOTS],
+    /// The slot to fill next (round-robin).
+    next: usize,
+}
+
+impl Table {
+    /// The span that `matches`, else the slot to fill.
+    fn find(&self, matches: impl Fn(&Span) -> bool) -> Result<&Span, Slot> {
+        self.spans
+            .iter()
+            .find(|s| !s.bytes.is_empty() && matches(s))
+            .ok_or(Slot(self.next))
+    }
+
+    fn fill(&mut self, Slot(at): Slot) -> Option<&mut Span> {
+        self.next = (at + 1) % SLOTS;
+        self.spans.get_mut(at)
+    }
+}
+
+/// Where a span is to be remembered.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Slot(usize);
 
 impl Memo {
     /// A memo that remembers; reuse it for the records of one stream.
@@ -50,61 +75,58 @@ impl Memo {
         }
     }
 
-    /// The remembered prefix `record` starts with.
-    pub(crate) fn prefix_of(&self, record: &[u8]) -> Option<&Span> {
+    /// The remembered prefix `record` starts with, or the slot to remember
+    /// its prefix in.
+    pub(crate) fn prefix_of(&self, record: &[u8]) -> Result<&Span, Slot> {
         self.prefixes
-            .iter()
-            .find(|s| !s.bytes.is_empty() && s.bytes.len() < record.len() && same_bytes(record, &s.bytes))
+            .find(|s| s.bytes.len() < record.len() && same_bytes(record, &s.bytes))
     }
 
-    /// The remembered suffix `record[end..]` is.
-    pub(crate) fn suffix_of(&self, record: &[u8], end: usize) -> Option<&Span> {
-        let tail = record.get(end..)?;
+    /// The remembered suffix `record[end..]` is, or the slot to remember it in.
+    pub(crate) fn suffix_of(&self, record: &[u8], end: usize) -> Result<&Span, Slot> {
+        let tail = record.get(end..).unwrap_or_default();
         self.suffixes
-            .iter()
-            .find(|s| !s.bytes.is_empty() && s.bytes.len() == tail.len() && same_bytes(tail, &s.bytes))
+            .find(|s| s.bytes.len() == tail.len() && same_bytes(tail, &s.bytes))
     }
 
-    pub(crate) fn remember_prefix(&mut self, bytes: &[u8], error: bool, members: usize, mark: Option<(usize, usize)>) {
-        if !self.enabled || bytes.len() > MAX_SPAN {
-            return;
-        }
-        let slot = self.next_prefix;
-        self.next_prefix = (slot + 1) % SLOTS;
-        if let Some(span) = self.prefixes.get_mut(slot) {
-            store(span, bytes, error, members, mark, 0);
+    pub(crate) fn remember_prefix(&mut self, at: Slot, bytes: &[u8], walked: Walked) {
+        if self.enabled
+            && bytes.len() <= MAX_SPAN
+            && let Some(span) = self.prefixes.fill(at)
+        {
+            store(span, bytes, walked, 0);
         }
     }
 
-    pub(crate) fn remember_suffix(
-        &mut self,
-        bytes: &[u8],
-        error: bool,
-        members: usize,
-        mark: Option<(usize, usize)>,
-        close: usize,
-    ) {
-        if !self.enabled || bytes.len() > MAX_SPAN {
-            return;
-        }
-        let slot = self.next_suffix;
-        self.next_suffix = (slot + 1) % SLOTS;
-        if let Some(span) = self.suffixes.get_mut(slot) {
-            store(span, bytes, error, members, mark, close);
+    pub(crate) fn remember_suffix(&mut self, at: Slot, bytes: &[u8], walked: Walked, close: usize) {
+        if self.enabled
+            && bytes.len() <= MAX_SPAN
+            && let Some(span) = self.suffixes.fill(at)
+        {
+            store(span, bytes, walked, close);
         }
     }
 }
 
-fn store(span: &mut Span, bytes: &[u8], error: bool, members: usize, mark: Option<(usize, usize)>, close: usize) {
+/// What a walk over a span found: an error field, how many members, and the
+/// mark member's value (relative to the span's start).
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Walked {
+    pub error: bool,
+    pub members: usize,
+    pub mark: Option<(usize, usize)>,
+}
+
+fn store(span: &mut Span, bytes: &[u8], walked: Walked, close: usize) {
     span.bytes.clear();
     // Out of memory: the span stays empty and is never matched.
     if span.bytes.try_reserve(bytes.len()).is_err() {
         return;
     }
     span.bytes.extend_from_slice(bytes);
-    span.error = error;
-    span.members = members;
-    span.mark = mark;
+    span.error = walked.error;
+    span.members = walked.members;
+    span.mark = walked.mark;
     span.close = close;
 }
 
@@ -145,12 +167,17 @@ mod tests {
 
     #[test]
     fn a_disabled_memo_remembers_nothing() {
-        let mut m = Memo::default();
-        m.remember_prefix(b"{\"a\":\"", false, 0, None);
-        assert!(m.prefix_of(b"{\"a\":\"x\"}").is_none());
-        let mut m = Memo::new();
-        m.remember_prefix(b"{\"a\":\"", false, 0, None);
-        assert!(m.prefix_of(b"{\"a\":\"x\"}").is_some());
-        assert!(m.prefix_of(b"{\"a\":\"").is_none(), "the log line must follow");
+        let record = b"{\"a\":\"x\"}";
+        for (mut m, remembers) in [(Memo::default(), false), (Memo::new(), true)] {
+            let at = m.prefix_of(record).unwrap_err();
+            let walked = Walked {
+                error: false,
+                members: 0,
+                mark: None,
+            };
+            m.remember_prefix(at, b"{\"a\":\"", walked);
+            assert_eq!(m.prefix_of(record).is_ok(), remembers);
+            assert!(m.prefix_of(b"{\"a\":\"").is_err(), "the log line must follow");
+        }
     }
 }

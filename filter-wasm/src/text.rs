@@ -52,7 +52,7 @@ pub(crate) struct Literal {
 }
 
 impl Literal {
-    fn new(bytes: &[u8], kind: LiteralKind) -> Self {
+    fn new(bytes: &[u8], kind: LiteralKind, anchor: usize) -> Self {
         let mut head = [0u8; 4];
         let mut mask = [0u8; 4];
         for ((h, m), &b) in head.iter_mut().zip(mask.iter_mut()).zip(bytes) {
@@ -62,7 +62,7 @@ impl Literal {
         Self {
             bytes: bytes.to_vec(),
             kind,
-            anchor: anchor_of(bytes),
+            anchor,
             head: u32::from_le_bytes(head),
             head_mask: u32::from_le_bytes(mask),
         }
@@ -84,27 +84,55 @@ impl Literal {
     }
 }
 
-/// Which byte of a literal to anchor on: one the prefilter flags anyway
-/// (`A`..=`\\`) if it has one, else its rarest byte; rarer bytes first.
-fn anchor_of(lit: &[u8]) -> usize {
-    // Letters from most to least common in English text (and in logs, roughly).
+/// How rare a byte is in log text, roughly: higher is rarer. Letters by
+/// their frequency in English, capitals rarer than small letters; digits,
+/// spaces and punctuation are the most common of all.
+fn rarity(c: u8) -> usize {
     const ORDER: &[u8] = b"etaoinshrdlcumwfgypbvkjxqz";
-    let score = |c: u8| -> usize {
-        let letter = ORDER
-            .iter()
-            .position(|&o| o == c.to_ascii_lowercase())
-            .map_or(0, |r| r + 1);
-        let flagged_anyway = (RANGE_LO..=RANGE_HI).contains(&c);
-        // Digits, spaces and punctuation (`/`, `-`, `.`) are the most common of all.
-        usize::from(flagged_anyway) * 100 + letter
-    };
-    let mut best = 0;
-    for (i, &c) in lit.iter().enumerate() {
-        if lit.get(best).is_some_and(|&b| score(c) > score(b)) {
-            best = i;
+    let rank = ORDER
+        .iter()
+        .position(|&o| o == c.to_ascii_lowercase())
+        .map_or(0, |r| r + 1);
+    rank + if c.is_ascii_uppercase() { 30 } else { 0 }
+}
+
+/// The bytes the scan stops at for literals: few, and rare. Greedy set
+/// cover: each step takes the byte found in the most literals not yet
+/// covered, the rarer on a tie. The defaults need four (`R C F k`), so the
+/// common capitals of `GET` and `HTTP` stop nothing.
+fn anchor_bytes(literals: &[&[u8]]) -> Vec<u8> {
+    let mut covered = vec![false; literals.len()];
+    let mut chosen = Vec::new();
+    while covered.iter().any(|c| !c) {
+        let mut best: Option<(usize, usize, u8)> = None;
+        for b in 0..=255u8 {
+            let n = literals
+                .iter()
+                .zip(&covered)
+                .filter(|(l, c)| !**c && l.contains(&b))
+                .count();
+            if n > 0 && best.is_none_or(|(bn, br, _)| (n, rarity(b)) > (bn, br)) {
+                best = Some((n, rarity(b), b));
+            }
+        }
+        let Some((_, _, b)) = best else { break };
+        chosen.push(b);
+        for (l, c) in literals.iter().zip(covered.iter_mut()) {
+            *c = *c || l.contains(&b);
         }
     }
-    best
+    chosen
+}
+
+/// Where a literal is anchored: its rarest byte among the chosen ones.
+fn anchor_of(lit: &[u8], chosen: &[u8]) -> usize {
+    let mut best: Option<usize> = None;
+    for (i, &c) in lit.iter().enumerate() {
+        if chosen.contains(&c) && best.and_then(|j| lit.get(j)).is_none_or(|&b| rarity(c) > rarity(b)) {
+            best = Some(i);
+        }
+    }
+    best.unwrap_or(0)
 }
 
 /// Bytes a JSON string holds as themselves: a literal made only of these
@@ -133,6 +161,9 @@ impl Levels {
 /// few other bytes. Flags are a superset; the class table decides.
 #[derive(Debug, Clone)]
 pub(crate) enum Prefilter {
+    /// Few trigger bytes: each tested for equality (repeated to fill),
+    /// stored broadcast to all eight lanes.
+    Exact([u64; MAX_EXACT]),
     /// Bytes outside the range, each tested for equality (repeated to fill),
     /// stored broadcast to all eight lanes.
     RangePlus([u64; MAX_EXTRA]),
@@ -140,6 +171,7 @@ pub(crate) enum Prefilter {
     Every,
 }
 
+const MAX_EXACT: usize = 8;
 const MAX_EXTRA: usize = 4;
 const RANGE_LO: u8 = b'A';
 /// `[` and `\\` follow `Z`: brackets and escapes cost no extra test.
@@ -147,6 +179,18 @@ const RANGE_HI: u8 = b'\\';
 
 impl Prefilter {
     pub(crate) fn new(class: &[u8; 256]) -> Self {
+        let all: Vec<u8> = (0..=255u8)
+            .filter(|&b| class.get(usize::from(b)).is_some_and(|&c| c != 0))
+            .collect();
+        if let [first, ..] = all.as_slice()
+            && all.len() <= MAX_EXACT
+        {
+            let mut lanes = [splat(*first); MAX_EXACT];
+            for (lane, &b) in lanes.iter_mut().zip(&all) {
+                *lane = splat(b);
+            }
+            return Self::Exact(lanes);
+        }
         let extra: Vec<u8> = (0..=255u8)
             .filter(|&b| class.get(usize::from(b)).is_some_and(|&c| c != 0) && !(RANGE_LO..=RANGE_HI).contains(&b))
             .collect();
@@ -168,9 +212,17 @@ impl Prefilter {
     pub(crate) fn flags(&self, v: u64) -> u64 {
         const HI: u64 = 0x8080_8080_8080_8080;
         const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-        let Self::RangePlus(extra) = self else { return HI };
         // Per byte, x7 + (0x80 - n) has its high bit set iff x7 >= n; no
         // carry crosses bytes since x7 <= 0x7f.
+        let extra = match self {
+            Self::Exact(lanes) => {
+                let [a, b, c, d, e, f, g, h] = *lanes;
+                let z = |s: u64| zero_bytes(v ^ s);
+                return z(a) | z(b) | z(c) | z(d) | z(e) | z(f) | z(g) | z(h);
+            }
+            Self::RangePlus(extra) => extra,
+            Self::Every => return HI,
+        };
         let x7 = v & LO7;
         let ge_lo = x7 + (0x80 - u64::from(RANGE_LO)) * 0x0101_0101_0101_0101;
         let ge_hi = x7 + (0x80 - u64::from(RANGE_HI) - 1) * 0x0101_0101_0101_0101;
@@ -205,16 +257,23 @@ impl TextMatcher {
     pub fn new(rules: &RulesFile, levels: Levels) -> Self {
         let e = &rules.error;
         let mut literals: Vec<Literal> = Vec::new();
-        let mut add = |list: &[String], kind| {
-            for s in list {
-                literals.push(Literal::new(s.as_bytes(), kind));
+        let lists = [
+            (&rules.health.user_agents, LiteralKind::Health),
+            (&e.words, LiteralKind::Word),
+            (&e.contains, LiteralKind::Contains),
+        ];
+        let all: Vec<&[u8]> = lists
+            .iter()
+            .flat_map(|(list, _)| list.iter().map(|s| s.as_bytes()))
+            .filter(|b| !b.is_empty())
+            .collect();
+        let chosen = anchor_bytes(&all);
+        for (list, kind) in lists {
+            for s in list.iter().filter(|s| !s.is_empty()) {
+                literals.push(Literal::new(s.as_bytes(), kind, anchor_of(s.as_bytes(), &chosen)));
             }
-        };
+        }
         // Health first so a line that is both is dropped as soon as it is seen.
-        add(&rules.health.user_agents, LiteralKind::Health);
-        add(&e.words, LiteralKind::Word);
-        add(&e.contains, LiteralKind::Contains);
-        literals.retain(|l| !l.bytes.is_empty());
         literals.sort_by_key(|l| (l.bytes.get(l.anchor).copied(), l.kind != LiteralKind::Health));
 
         let mut class = [0u8; 256];
