@@ -65,20 +65,45 @@ pub extern "C" fn firelens_classify(
             scratch,
             out,
         } = state;
-        if classifier.apply_with(rec, memo, scratch, out).ok()? == Class::Health {
+        let d = classifier.decide_with(rec, memo, scratch, out).ok()?;
+        if d.class == Class::Health {
             return Some(EMPTY.as_ptr());
         }
-        out.push(0); // `apply` reserved room for it: no allocation here
+        if !d.rewritten {
+            return None; // the record itself, below
+        }
+        out.push(0); // `decide_with` reserved room for it: no allocation here
         Some(out.as_ptr())
     });
     match result {
         Ok(Some(ptr)) => ptr,
-        // Out of memory for our own buffer: pass the record through untouched.
-        // Fluent Bit NUL-terminated its copy and strdup()s our result before
-        // freeing it, so returning the input is safe.
-        _ if guest_bytes(record, record_len.saturating_add(1)).is_some_and(|b| b.last() == Some(&0)) => record,
-        _ => EMPTY.as_ptr(),
+        // Kept unchanged, or out of memory for our own buffer: the record
+        // itself. Fluent Bit NUL-terminated its copy and strdup()s our result
+        // before freeing it, so returning the input is safe and copies nothing.
+        _ if nul_terminated(record, record_len) => record,
+        _ => copy_out(rec),
     }
+}
+
+/// The host's copy of the record ends with the NUL Fluent Bit's
+/// `wasm_runtime_module_dup_data(record, len + 1)` copies.
+fn nul_terminated(record: *const u8, record_len: u32) -> bool {
+    guest_bytes(record, record_len.saturating_add(1)).is_some_and(|b| b.last() == Some(&0))
+}
+
+/// A host that did not NUL-terminate the record (not Fluent Bit): the record
+/// copied into our buffer, or dropped if even that fails.
+fn copy_out(rec: &[u8]) -> *const u8 {
+    let copied = STATE.try_with(|cell| {
+        let mut slot = cell.try_borrow_mut().ok()?;
+        let out = &mut slot.as_mut()?.out;
+        out.clear();
+        out.try_reserve(rec.len() + 1).ok()?;
+        out.extend_from_slice(rec);
+        out.push(0);
+        Some(out.as_ptr())
+    });
+    copied.ok().flatten().unwrap_or(EMPTY.as_ptr())
 }
 
 /// The bytes at a host-given pointer, if they lie within linear memory.

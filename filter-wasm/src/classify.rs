@@ -33,6 +33,15 @@ impl Class {
     }
 }
 
+/// What the filter returns for a record (`Classifier::decide_with`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Decision {
+    pub class: Class,
+    /// The answer is in `out` (the record with the mark); else it is the
+    /// record itself, or nothing for a health check.
+    pub rewritten: bool,
+}
+
 /// Our own buffer could not grow. The caller must pass the record through
 /// some other way; see `abi.rs`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -194,34 +203,58 @@ impl Classifier {
         scratch: &mut Vec<u8>,
         out: &mut Vec<u8>,
     ) -> Result<Class, OutOfMemory> {
-        out.clear();
-        let Some(found) = self.inspect(record, memo, scratch) else {
-            return copy_into(out, &[record]).map(|()| Class::Other);
-        };
-        match found.class {
-            Class::Health => Ok(Class::Health),
-            Class::Other => copy_into(out, &[record]).map(|()| Class::Other),
-            Class::Error => {
-                let parts: [&[u8]; 4] = match found.mark {
-                    // Already marked as we would mark it: keep it byte for byte.
-                    Some((s, e)) if record.get(s..e) == Some(self.mark_value.as_slice()) => [record, b"", b"", b""],
-                    // Marked otherwise: replace the value rather than add a duplicate key.
-                    Some((s, e)) => [
-                        record.get(..s).unwrap_or_default(),
-                        &self.mark_value,
-                        record.get(e..).unwrap_or_default(),
-                        b"",
-                    ],
-                    None => [
-                        record.get(..found.close).unwrap_or_default(),
-                        if found.members > 0 { b"," } else { b"" },
-                        &self.mark_member,
-                        record.get(found.close..).unwrap_or_default(),
-                    ],
-                };
-                copy_into(out, &parts).map(|()| Class::Error)
-            }
+        let d = self.decide_with(record, memo, scratch, out)?;
+        if !d.rewritten && d.class != Class::Health {
+            copy_into(out, &[record])?;
         }
+        Ok(d.class)
+    }
+
+    /// `apply_with` without copying a record that is kept unchanged: `out`
+    /// holds the answer only when `rewritten` (the record with the mark);
+    /// otherwise the record itself is the answer (nothing, for a health check).
+    pub fn decide_with(
+        &self,
+        record: &[u8],
+        memo: &mut Memo,
+        scratch: &mut Vec<u8>,
+        out: &mut Vec<u8>,
+    ) -> Result<Decision, OutOfMemory> {
+        out.clear();
+        let unchanged = |class| {
+            Ok(Decision {
+                class,
+                rewritten: false,
+            })
+        };
+        let Some(found) = self.inspect(record, memo, scratch) else {
+            return unchanged(Class::Other);
+        };
+        if found.class != Class::Error {
+            return unchanged(found.class);
+        }
+        let parts: [&[u8]; 4] = match found.mark {
+            // Already marked as we would mark it: keep it byte for byte.
+            Some((s, e)) if record.get(s..e) == Some(self.mark_value.as_slice()) => return unchanged(Class::Error),
+            // Marked otherwise: replace the value rather than add a duplicate key.
+            Some((s, e)) => [
+                record.get(..s).unwrap_or_default(),
+                &self.mark_value,
+                record.get(e..).unwrap_or_default(),
+                b"",
+            ],
+            None => [
+                record.get(..found.close).unwrap_or_default(),
+                if found.members > 0 { b"," } else { b"" },
+                &self.mark_member,
+                record.get(found.close..).unwrap_or_default(),
+            ],
+        };
+        copy_into(out, &parts)?;
+        Ok(Decision {
+            class: Class::Error,
+            rewritten: true,
+        })
     }
 
     /// One walk over the record's members. The log line is classified where

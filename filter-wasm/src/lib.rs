@@ -21,6 +21,6 @@ mod text;
 #[cfg(target_arch = "wasm32")]
 mod abi;
 
-pub use classify::{Class, Classifier, OutOfMemory};
+pub use classify::{Class, Classifier, Decision, OutOfMemory};
 pub use memo::Memo;
 pub use rules::{RULES_DIR, RULES_PATH, RulesError, RulesFile};
