@@ -435,10 +435,7 @@ impl Classifier {
         let body = record.get(start..end).unwrap_or_default();
         let json = !error
             && !known_error
-            && body
-                .iter()
-                .find(|&&c| c != b' ')
-                .is_some_and(|&c| c == b'{' || c == b'\\')
+            && starts_json_object(body)
             && unescaped(body, true, scratch).is_some_and(|text| self.json_line_is_error(text));
         Some(LogLine::Scanned {
             error: error || json,
@@ -450,6 +447,21 @@ impl Classifier {
     fn json_line_is_error(&self, text: &[u8]) -> bool {
         let open = skip_ws(text, 0);
         text.get(open) == Some(&b'{') && self.fields.object_is_error(text, open)
+    }
+}
+
+/// An escaped string body that is a JSON object once unescaped: `{` after
+/// spaces and `\n` `\t` `\r` (the escaped scan has already left any other
+/// escape that could be whitespace to the reference path).
+fn starts_json_object(body: &[u8]) -> bool {
+    let mut i = 0;
+    loop {
+        match body.get(i) {
+            Some(b' ') => i += 1,
+            Some(b'\\') if matches!(body.get(i + 1), Some(b'n' | b't' | b'r')) => i += 2,
+            Some(b'{') => return true,
+            _ => return false,
+        }
     }
 }
 
