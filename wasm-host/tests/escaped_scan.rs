@@ -1,44 +1,29 @@
 //! The fast path (the scan over the escaped log line, and the memo of the
 //! members around it) must answer exactly as the reference does (unescape,
-//! reference scan, no memo): same class, same output bytes. Every rule case,
+//! reference scan, no memo): same class, same output bytes. Native calls:
+//! this is about the rules code, and it lives here for the host's Fluent
+//! Bit JSON encoder. Every rule case,
 //! written as Fluent Bit writes JSON and wrapped in escapes, then mutated at
 //! random (deterministically); one memo lives through each sequence.
 
 use firelens_filter::{Classifier, Memo};
+use serde_json::json;
+use wasm_host::fluent_bit_json;
 
-/// A JSON string body as Fluent Bit 4.2 writes it with `json.escape_unicode`
-/// on: `"`, `\` and control bytes escaped, non-ASCII as `\uXXXX` (UTF-16).
-fn fluent_bit_escape(s: &str) -> String {
-    let mut out = String::new();
-    for c in s.chars() {
-        match c {
-            '"' => out.push_str("\\\""),
-            '\\' => out.push_str("\\\\"),
-            '\n' => out.push_str("\\n"),
-            '\r' => out.push_str("\\r"),
-            '\t' => out.push_str("\\t"),
-            c if (c as u32) < 0x20 || (c as u32) >= 0x7f => {
-                let mut units = [0u16; 2];
-                for u in c.encode_utf16(&mut units) {
-                    out.push_str(&format!("\\u{u:04x}"));
-                }
-            }
-            c => out.push(c),
-        }
-    }
-    out
-}
-
+/// A FireLens record holding `log`, as Fluent Bit 4.2 writes it for the
+/// filter (`\u` escapes for non-ASCII, surrogate pairs).
 fn record(log: &str) -> Vec<u8> {
-    format!(
-        r#"{{"container_id":"4f1c2d3e","container_name":"web","source":"stdout","log":"{}","ecs_cluster":"c"}}"#,
-        fluent_bit_escape(log)
-    )
-    .into_bytes()
+    fluent_bit_json(&json!({
+        "container_id": "4f1c2d3e",
+        "container_name": "web",
+        "source": "stdout",
+        "log": log,
+        "ecs_cluster": "c",
+    }))
 }
 
 fn rule_case_lines() -> Vec<String> {
-    include_str!("rule_cases.tsv")
+    include_str!("../../filter-wasm/tests/rule_cases.tsv")
         .lines()
         .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
         .filter_map(|l| l.split_once('\t'))
