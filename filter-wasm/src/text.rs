@@ -556,3 +556,42 @@ pub(crate) fn is_key_byte(c: u8) -> bool {
 fn starts_token(c: u8) -> bool {
     c.is_ascii_whitespace() || matches!(c, b',' | b';' | b'|' | b'(' | b'[' | b'{' | b'"' | b'\'')
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn default_literals_are_anchored_on_four_rare_bytes() {
+        let rules = RulesFile::default();
+        let all: Vec<&[u8]> = [&rules.health.user_agents, &rules.error.words]
+            .iter()
+            .flat_map(|l| l.iter().map(|s| s.as_bytes()))
+            .collect();
+        let mut chosen = anchor_bytes(&all);
+        chosen.sort_unstable();
+        assert_eq!(chosen, b"CFRk");
+        // Every literal holds one of them, so the scan cannot miss it.
+        assert!(all.iter().all(|l| l.iter().any(|c| chosen.contains(c))));
+        // With `"`, `\`, `[` and `=` that is eight bytes: tested exactly.
+        let m = TextMatcher::new(&rules, Levels::new(&rules.error.levels));
+        assert!(matches!(m.escaped, Some((_, Prefilter::Exact(_)))));
+    }
+
+    #[test]
+    fn exact_prefilter_flags_every_trigger_byte() {
+        let mut class = [0u8; 256];
+        for &b in b"\"\\[=RCFk" {
+            class[usize::from(b)] = 1;
+        }
+        let p = Prefilter::new(&class);
+        for b in 0..=255u8 {
+            for lane in 0..8 {
+                let mut v = [b'x'; 8];
+                v[lane] = b;
+                let flagged = p.flags(u64::from_le_bytes(v)) & (0x80 << (8 * lane)) != 0;
+                assert!(flagged || class[usize::from(b)] == 0, "byte {b:#x} lane {lane}");
+            }
+        }
+    }
+}
