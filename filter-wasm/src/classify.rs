@@ -7,7 +7,7 @@
 
 use crate::escaped::Escaped;
 use crate::fields::FieldMatcher;
-use crate::json::{Member, skip_value, skip_ws, string_end, unescape_into};
+use crate::json::{Member, after_member, read_key, skip_value, skip_ws, string_end, unescape_into};
 use crate::memo::{Memo, Span, Walked};
 use crate::rules::{RulesError, RulesFile};
 use crate::text::{Levels, TextClass, TextMatcher};
@@ -79,31 +79,13 @@ enum Stop {
     LogLine { value_start: usize },
 }
 
-/// What a walk of members found so far.
-#[derive(Default)]
-struct Walk {
-    error: bool,
-    members: usize,
-    mark: Option<(usize, usize)>,
-    log_seen: bool,
-}
-
-impl Walk {
+impl Walked {
     /// Takes in a remembered span that starts at `at` in the record.
     fn add(&mut self, span: &Span, at: usize) {
-        self.error |= span.error;
-        self.members += span.members;
-        self.log_seen = true;
-        if let Some((s, e)) = span.mark {
+        self.error |= span.walked.error;
+        self.members += span.walked.members;
+        if let Some((s, e)) = span.walked.mark {
             self.mark = Some((s + at, e + at));
-        }
-    }
-
-    fn walked(&self) -> Walked {
-        Walked {
-            error: self.error,
-            members: self.members,
-            mark: self.mark,
         }
     }
 
@@ -264,7 +246,7 @@ impl Classifier {
     /// the same bytes as in a record seen before.
     /// `None` when the record is not a JSON object the walk understands.
     fn inspect(&self, record: &[u8], memo: &mut Memo, scratch: &mut Vec<u8>) -> Option<Found> {
-        let mut w = Walk::default();
+        let mut w = Walked::default();
         let value_start = match memo.prefix_of(record) {
             Ok(span) => {
                 w.add(span, 0);
@@ -275,11 +257,15 @@ impl Classifier {
                 if *record.get(open)? != b'{' {
                     return None;
                 }
-                match self.walk_from(record, skip_ws(record, open + 1), false, true, &mut w)? {
+                let first = skip_ws(record, open + 1);
+                if *record.get(first)? == b'}' {
+                    return Some(w.found(first));
+                }
+                match self.walk_from(record, first, true, true, &mut w)? {
                     Stop::End { close } => return Some(w.found(close)),
                     Stop::LogLine { value_start } => {
                         let prefix = record.get(..=value_start).unwrap_or_default();
-                        memo.remember_prefix(slot, prefix, w.walked());
+                        memo.remember_prefix(slot, prefix, w);
                         value_start
                     }
                 }
@@ -314,19 +300,20 @@ impl Classifier {
             }
             Err(slot) => {
                 // Walked on its own, so that what it holds is known alone.
-                let mut after = Walk {
-                    log_seen: true,
-                    ..Walk::default()
-                };
-                let Stop::End { close } = self.walk_from(record, end, true, false, &mut after)? else {
-                    return None;
+                let mut after = Walked::default();
+                let close = match after_member(record, end)? {
+                    Err(close) => close,
+                    Ok(next) => match self.walk_from(record, next, false, false, &mut after)? {
+                        Stop::End { close } => close,
+                        Stop::LogLine { .. } => return None, // not asked for
+                    },
                 };
                 let suffix = record.get(end..).unwrap_or_default();
-                let walked = Walked {
+                let relative = Walked {
                     mark: after.mark.map(|(s, e)| (s - end, e - end)),
-                    ..after.walked()
+                    ..after
                 };
-                memo.remember_suffix(slot, suffix, walked, close - end);
+                memo.remember_suffix(slot, suffix, relative, close - end);
                 w.error |= after.error;
                 w.members += after.members;
                 w.mark = after.mark.or(w.mark);
@@ -336,52 +323,27 @@ impl Classifier {
         Some(w.found(close))
     }
 
-    /// Walks members from `i`: at the first key (`first`, where `}` may close
-    /// an empty object) or right after a value. Stops at the closing `}`, or
-    /// at the first `log` member holding a string (its value is the caller's).
+    /// Walks members from the key at `i` to the closing `}`. With
+    /// `find_log`, stops at the first `log` member instead when it holds a
+    /// string (its value is the caller's); a first `log` member of another
+    /// type means no later one is the log line.
     /// `skip_known`: once an error is known, later fields need no checking.
     fn walk_from(
         &self,
         record: &[u8],
         mut i: usize,
-        mut after_value: bool,
+        mut find_log: bool,
         skip_known: bool,
-        w: &mut Walk,
+        w: &mut Walked,
     ) -> Option<Stop> {
-        if !after_value && *record.get(i)? == b'}' {
-            return Some(Stop::End { close: i });
-        }
         loop {
-            // Fluent Bit writes compact JSON: each separator is where it is
-            // expected, and only otherwise is whitespace skipped.
-            if after_value {
-                i = if matches!(record.get(i), Some(b',' | b'}')) {
-                    i
-                } else {
-                    skip_ws(record, i)
-                };
-                match *record.get(i)? {
-                    b',' => i += 1,
-                    b'}' => return Some(Stop::End { close: i }),
-                    _ => return None,
-                }
-                if record.get(i) != Some(&b'"') {
-                    i = skip_ws(record, i);
-                }
-            }
-            after_value = true;
-            if *record.get(i)? != b'"' {
-                return None;
-            }
-            let (key_end, key_escaped) = string_end(record, i)?;
-            let key = record.get(i + 1..key_end - 1)?;
-            i = expect(record, key_end, b':')?;
-            let value_start = skip_ws(record, i + 1);
+            let (key, key_escaped, value_start) = read_key(record, i)?;
             let first = *record.get(value_start)?;
-            let log_line = !w.log_seen && same(key, &self.log_key);
-            w.log_seen |= log_line;
-            if log_line && first == b'"' {
-                return Some(Stop::LogLine { value_start });
+            if find_log && same(key, &self.log_key) {
+                if first == b'"' {
+                    return Some(Stop::LogLine { value_start });
+                }
+                find_log = false;
             }
             let value_end = if first == b'"' {
                 string_end(record, value_start)?.0
@@ -401,7 +363,10 @@ impl Classifier {
                 };
                 w.error |= self.fields.member_is_error(record, &m);
             }
-            i = value_end;
+            match after_member(record, value_end)? {
+                Ok(next) => i = next,
+                Err(close) => return Some(Stop::End { close }),
+            }
         }
     }
 
@@ -463,13 +428,6 @@ fn starts_json_object(body: &[u8]) -> bool {
             _ => return false,
         }
     }
-}
-
-/// `b[i]`, after any whitespace, is `c`: returns its index.
-#[inline(always)]
-fn expect(b: &[u8], i: usize, c: u8) -> Option<usize> {
-    let i = if b.get(i) == Some(&c) { i } else { skip_ws(b, i) };
-    (*b.get(i)? == c).then_some(i)
 }
 
 /// Key equality, rejecting on length and first byte before comparing all.

@@ -5,7 +5,7 @@
 //! JSON it produced itself; anything that does not look like it returns `None`
 //! and the caller passes the record through unchanged.
 
-use crate::swar::{find1, find2};
+use crate::swar::find2;
 
 /// One `"key": value` member of an object, as byte ranges into the input.
 #[derive(Debug, Clone, Copy)]
@@ -92,6 +92,44 @@ pub(crate) fn skip_value(b: &[u8], i: usize) -> Option<(usize, bool)> {
     }
 }
 
+/// The member whose key's opening quote is at `i`: its key (still escaped),
+/// whether the key holds escapes, and where its value starts. Fluent Bit
+/// writes compact JSON, so the `:` is looked for right away first.
+#[inline(always)]
+pub(crate) fn read_key(b: &[u8], i: usize) -> Option<(&[u8], bool, usize)> {
+    if *b.get(i)? != b'"' {
+        return None;
+    }
+    let (key_end, key_escaped) = string_end(b, i)?;
+    let key = b.get(i + 1..key_end - 1)?;
+    let colon = if b.get(key_end) == Some(&b':') {
+        key_end
+    } else {
+        skip_ws(b, key_end)
+    };
+    if *b.get(colon)? != b':' {
+        return None;
+    }
+    Some((key, key_escaped, skip_ws(b, colon + 1)))
+}
+
+/// After a member's value, which ends at `value_end`: the next key's index
+/// (`Ok`), or the index of the object's closing `}` (`Err`).
+#[inline(always)]
+pub(crate) fn after_member(b: &[u8], value_end: usize) -> Option<Result<usize, usize>> {
+    let i = if matches!(b.get(value_end), Some(b',' | b'}')) {
+        value_end
+    } else {
+        skip_ws(b, value_end)
+    };
+    match *b.get(i)? {
+        b',' if b.get(i + 1) == Some(&b'"') => Some(Ok(i + 1)),
+        b',' => Some(Ok(skip_ws(b, i + 1))),
+        b'}' => Some(Err(i)),
+        _ => None,
+    }
+}
+
 /// Walks the members of the object whose `{` is at `open`, calling `visit` for
 /// each; `visit` returns `false` to stop early (then the result is `None`, as
 /// the end was not reached). Returns the index of the closing `}`; malformed
@@ -105,16 +143,7 @@ pub(crate) fn walk_object<'a>(b: &'a [u8], open: usize, mut visit: impl FnMut(Me
         return Some(i);
     }
     loop {
-        if *b.get(i)? != b'"' {
-            return None;
-        }
-        let (key_end, key_escaped) = string_end(b, i)?;
-        let key = b.get(i + 1..key_end - 1)?;
-        i = skip_ws(b, key_end);
-        if *b.get(i)? != b':' {
-            return None;
-        }
-        let value_start = skip_ws(b, i + 1);
+        let (key, key_escaped, value_start) = read_key(b, i)?;
         let (value_end, _) = skip_value(b, value_start)?;
         if !visit(Member {
             key,
@@ -124,11 +153,9 @@ pub(crate) fn walk_object<'a>(b: &'a [u8], open: usize, mut visit: impl FnMut(Me
         }) {
             return None;
         }
-        i = skip_ws(b, value_end);
-        match *b.get(i)? {
-            b',' => i = skip_ws(b, i + 1),
-            b'}' => return Some(i),
-            _ => return None,
+        match after_member(b, value_end)? {
+            Ok(next) => i = next,
+            Err(close) => return Some(close),
         }
     }
 }
@@ -139,21 +166,33 @@ pub(crate) fn walk_object<'a>(b: &'a [u8], open: usize, mut visit: impl FnMut(Me
 /// The unescaped text is never longer than the escaped one, so reserving
 /// `raw.len()` up front means no reallocation happens here.
 pub(crate) fn unescape_into(raw: &[u8], out: &mut Vec<u8>) {
+    unescape_each(raw, |piece| {
+        out.extend_from_slice(piece);
+        true
+    });
+}
+
+/// Unescapes `raw`, handing the text to `sink` a piece at a time until it
+/// returns `false` or a bare `"` (the end of a string; never inside a body)
+/// is met.
+pub(crate) fn unescape_each(raw: &[u8], mut sink: impl FnMut(&[u8]) -> bool) {
     let mut rest = raw;
-    while let Some((plain, tail)) = find1(rest, 0, b'\\').and_then(|k| rest.split_at_checked(k)) {
-        out.extend_from_slice(plain);
+    while let Some((plain, tail)) = find2(rest, 0, b'\\', b'"').and_then(|k| rest.split_at_checked(k)) {
+        if !sink(plain) || tail.first() == Some(&b'"') {
+            return;
+        }
         let (consumed, ch) = decode_escape(tail);
-        match ch {
-            Decoded::Byte(c) => out.push(c),
-            Decoded::Char(c) => {
-                let mut buf = [0u8; 4];
-                out.extend_from_slice(c.encode_utf8(&mut buf).as_bytes());
-            }
-            Decoded::Verbatim => out.extend_from_slice(tail.get(..consumed).unwrap_or_default()),
+        let more = match ch {
+            Decoded::Byte(c) => sink(&[c]),
+            Decoded::Char(c) => sink(c.encode_utf8(&mut [0u8; 4]).as_bytes()),
+            Decoded::Verbatim => sink(tail.get(..consumed).unwrap_or_default()),
+        };
+        if !more {
+            return;
         }
         rest = tail.get(consumed..).unwrap_or_default();
     }
-    out.extend_from_slice(rest);
+    sink(rest);
 }
 
 pub(crate) enum Decoded {
@@ -163,6 +202,7 @@ pub(crate) enum Decoded {
 }
 
 /// `s` starts with a backslash. Returns how many bytes the escape spans.
+#[inline]
 pub(crate) fn decode_escape(s: &[u8]) -> (usize, Decoded) {
     let simple = match s.get(1) {
         None => return (1, Decoded::Verbatim),

@@ -12,14 +12,12 @@
 /// whose metadata is that large is not the FireLens shape this is for.
 const MAX_SPAN: usize = 4096;
 
-/// A run of members and what the walk found in it.
+/// A run of members and what the walk found in it (the mark's position
+/// relative to the span's start).
 #[derive(Debug, Clone, Default)]
 pub(crate) struct Span {
     pub bytes: Vec<u8>,
-    pub error: bool,
-    pub members: usize,
-    /// The mark member's value, relative to the span's start.
-    pub mark: Option<(usize, usize)>,
+    pub walked: Walked,
     /// Suffixes only: the record's closing `}`, relative to the span's start.
     pub close: usize,
 }
@@ -108,9 +106,9 @@ impl Memo {
     }
 }
 
-/// What a walk over a span found: an error field, how many members, and the
-/// mark member's value (relative to the span's start).
-#[derive(Debug, Clone, Copy)]
+/// What a walk over members found: an error field, how many members, and
+/// the mark member's value.
+#[derive(Debug, Clone, Copy, Default)]
 pub(crate) struct Walked {
     pub error: bool,
     pub members: usize,
@@ -124,9 +122,7 @@ fn store(span: &mut Span, bytes: &[u8], walked: Walked, close: usize) {
         return;
     }
     span.bytes.extend_from_slice(bytes);
-    span.error = walked.error;
-    span.members = walked.members;
-    span.mark = walked.mark;
+    span.walked = walked;
     span.close = close;
 }
 
