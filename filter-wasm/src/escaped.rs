@@ -105,17 +105,19 @@ impl TextMatcher {
             });
         }
         if cls & ESCAPE != 0 {
-            let (len, byte) = match b.get(p + 1) {
-                Some(b'u') => match hex4(b, p + 2) {
-                    // Non-ASCII, surrogates included: only ever a boundary.
-                    Some(cp) if cp >= 0x80 => (6, NON_ASCII),
-                    _ => return Step::Stop(Escaped::Fallback),
-                },
-                Some(&e) => match simple_escape(e) {
-                    Some(byte) => (2, byte),
-                    None => return Step::Stop(Escaped::Fallback),
-                },
-                None => return Step::Stop(Escaped::Fallback),
+            // Decoded as the reference path decodes it; what makes plain
+            // ASCII (`\u0041`, `\/`) or is invalid is the reference's to read.
+            // `\"` is nearly every escape in access logs: it skips the call.
+            let decoded = match b.get(p + 1) {
+                Some(b'"') => (2, Decoded::Byte(b'"')),
+                _ => decode_escape(b.get(p..).unwrap_or_default()),
+            };
+            let (len, byte) = match decoded {
+                (len, Decoded::Byte(c)) if c != b'/' => (len, c),
+                // Non-ASCII, surrogate pairs and lone surrogates included: only
+                // ever a boundary.
+                (len, Decoded::Char(c)) if !c.is_ascii() => (len, NON_ASCII),
+                _ => return Step::Stop(Escaped::Fallback),
             };
             cur.skip = p + len;
             cur.escape_end = p + len;
@@ -189,10 +191,10 @@ impl TextMatcher {
 
     /// `level=error` as in `TextMatcher::logfmt_pair`, `=` at `p`.
     fn escaped_logfmt_pair(&self, b: &[u8], p: usize, cur: &Cursor) -> bool {
-        // The key is plain bytes after the latest escape.
-        let floor = if cur.escape_end <= p { cur.escape_end } else { 0 };
+        // The key is plain bytes after the latest escape (which ends at or
+        // before `p`: escapes are read in order).
         let mut key_start = p;
-        while key_start > floor && b.get(key_start - 1).is_some_and(|&c| is_key_byte(c)) {
+        while key_start > cur.escape_end && b.get(key_start - 1).is_some_and(|&c| is_key_byte(c)) {
             key_start -= 1;
         }
         let key = b.get(key_start..p).unwrap_or_default();
@@ -241,33 +243,18 @@ fn before(b: &[u8], i: usize, cur: &Cursor) -> Option<u8> {
 }
 
 /// The byte at `i` in the unescaped text (the quote that ends the string
-/// stands for its end, which no rule tells apart from a `"`).
+/// stands for its end, which no rule tells apart from a `"`). An escape that
+/// makes plain ASCII counts as non-ASCII here: the scan falls back when it
+/// reaches it.
 #[inline]
 fn after(b: &[u8], i: usize) -> Option<u8> {
     match b.get(i) {
-        Some(b'\\') => match b.get(i + 1) {
-            Some(b'u') => Some(NON_ASCII),
-            Some(&e) => Some(simple_escape(e).unwrap_or(NON_ASCII)),
-            None => None,
+        Some(b'\\') => match decode_escape(b.get(i..).unwrap_or_default()).1 {
+            Decoded::Byte(c) => Some(c),
+            _ => Some(NON_ASCII),
         },
         c => c.copied(),
     }
-}
-
-/// The byte a two-byte escape stands for; `/` is left to the reference scan
-/// since a literal may hold it.
-#[inline]
-fn simple_escape(e: u8) -> Option<u8> {
-    Some(match e {
-        b'"' => b'"',
-        b'\\' => b'\\',
-        b'n' => b'\n',
-        b'r' => b'\r',
-        b't' => b'\t',
-        b'b' => 0x08,
-        b'f' => 0x0c,
-        _ => return None,
-    })
 }
 
 /// The quote at `q` is preceded by an odd run of backslashes.
@@ -282,42 +269,17 @@ fn is_escaped_quote(s: &[u8], q: usize) -> bool {
     run % 2 == 1
 }
 
-fn hex4(b: &[u8], at: usize) -> Option<u32> {
-    crate::json::hex4(b.get(at..at + 4))
-}
-
-/// Unescapes the start of a string body into `buf` (as `unescape_into`
-/// would), stopping at its end or when `buf` is full. Returns the length.
+/// The first bytes of a string body's text, unescaped into `buf` as the
+/// reference path unescapes them. Returns how many.
 fn unescape_prefix(raw: &[u8], buf: &mut [u8]) -> usize {
-    let cap = buf.len();
     let mut n = 0;
-    let mut j = 0;
-    let mut push = |bytes: &[u8], n: &mut usize| {
-        for &c in bytes {
-            if let Some(slot) = buf.get_mut(*n) {
-                *slot = c;
-                *n += 1;
-            }
+    crate::json::unescape_each(raw, |piece| {
+        for &c in piece {
+            let Some(slot) = buf.get_mut(n) else { return false };
+            *slot = c;
+            n += 1;
         }
-    };
-    while n < cap {
-        match raw.get(j) {
-            None | Some(b'"') => break,
-            Some(b'\\') => {
-                let tail = raw.get(j..).unwrap_or_default();
-                let (len, decoded) = decode_escape(tail);
-                match decoded {
-                    Decoded::Byte(c) => push(&[c], &mut n),
-                    Decoded::Char(c) => push(c.encode_utf8(&mut [0; 4]).as_bytes(), &mut n),
-                    Decoded::Verbatim => push(tail.get(..len).unwrap_or_default(), &mut n),
-                }
-                j += len;
-            }
-            Some(&c) => {
-                push(&[c], &mut n);
-                j += 1;
-            }
-        }
-    }
+        true
+    });
     n
 }
