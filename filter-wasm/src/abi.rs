@@ -49,6 +49,10 @@ pub extern "C" fn firelens_classify(
         ));
         return EMPTY.as_ptr();
     };
+    // Fluent Bit NUL-terminates its copy of the record and strdup()s our
+    // answer before freeing it, so a record kept unchanged can be answered
+    // with that copy: nothing is copied.
+    let terminated = nul_terminated(record, record_len);
     let result = STATE.try_with(|cell| {
         let Ok(mut slot) = cell.try_borrow_mut() else {
             return None;
@@ -70,18 +74,22 @@ pub extern "C" fn firelens_classify(
             return Some(EMPTY.as_ptr());
         }
         if !d.rewritten {
-            return None; // the record itself, below
+            // Kept unchanged: the host's copy is the answer (below); a host
+            // that did not NUL-terminate it gets ours.
+            if terminated {
+                return None;
+            }
+            out.try_reserve(rec.len() + 1).ok()?;
+            out.extend_from_slice(rec);
         }
-        out.push(0); // `decide_with` reserved room for it: no allocation here
+        out.push(0); // room for it was reserved: no allocation here
         Some(out.as_ptr())
     });
     match result {
         Ok(Some(ptr)) => ptr,
-        // Kept unchanged, or out of memory for our own buffer: the record
-        // itself. Fluent Bit NUL-terminated its copy and strdup()s our result
-        // before freeing it, so returning the input is safe and copies nothing.
-        _ if nul_terminated(record, record_len) => record,
-        _ => copy_out(rec),
+        // Kept unchanged, or out of memory for our own buffer: the record itself.
+        _ if terminated => record,
+        _ => EMPTY.as_ptr(),
     }
 }
 
@@ -89,21 +97,6 @@ pub extern "C" fn firelens_classify(
 /// `wasm_runtime_module_dup_data(record, len + 1)` copies.
 fn nul_terminated(record: *const u8, record_len: u32) -> bool {
     guest_bytes(record, record_len.saturating_add(1)).is_some_and(|b| b.last() == Some(&0))
-}
-
-/// A host that did not NUL-terminate the record (not Fluent Bit): the record
-/// copied into our buffer, or dropped if even that fails.
-fn copy_out(rec: &[u8]) -> *const u8 {
-    let copied = STATE.try_with(|cell| {
-        let mut slot = cell.try_borrow_mut().ok()?;
-        let out = &mut slot.as_mut()?.out;
-        out.clear();
-        out.try_reserve(rec.len() + 1).ok()?;
-        out.extend_from_slice(rec);
-        out.push(0);
-        Some(out.as_ptr())
-    });
-    copied.ok().flatten().unwrap_or(EMPTY.as_ptr())
 }
 
 /// The bytes at a host-given pointer, if they lie within linear memory.
