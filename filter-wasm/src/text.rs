@@ -42,8 +42,9 @@ pub(crate) enum LiteralKind {
 pub(crate) struct Literal {
     pub bytes: Vec<u8>,
     pub kind: LiteralKind,
-    /// Offset of the byte the scan stops at (`by_anchor`): the literal's
-    /// rarest byte, so that common letters (the `E` of `GET`) cost nothing.
+    /// Offset of the byte the scan stops at (`by_anchor`): its rarest byte
+    /// among the few chosen for all literals (`anchor_bytes`), so that common
+    /// letters (the `E` of `GET`) cost nothing.
     pub anchor: usize,
     /// The first four bytes (fewer for a shorter literal, zero-padded) and
     /// the mask that keeps them: most candidates fail this one comparison.
@@ -156,16 +157,15 @@ impl Levels {
     }
 }
 
-/// Which bytes of an 8-byte chunk may start something: an exact range test
-/// for `A`..=`[` (upper-case words and brackets) plus equality tests for a
-/// few other bytes. Flags are a superset; the class table decides.
+/// Which bytes of an 8-byte chunk may start something. Flags are a superset;
+/// the class table decides.
 #[derive(Debug, Clone)]
 pub(crate) enum Prefilter {
-    /// Few trigger bytes: each tested for equality (repeated to fill),
-    /// stored broadcast to all eight lanes.
+    /// Up to eight trigger bytes, each tested for equality (repeated to
+    /// fill), stored broadcast to all eight lanes.
     Exact([u64; MAX_EXACT]),
-    /// Bytes outside the range, each tested for equality (repeated to fill),
-    /// stored broadcast to all eight lanes.
+    /// More: a range test for `A`..=`\` (capitals, `[` and the backslash) plus
+    /// equality tests for up to four bytes outside it.
     RangePlus([u64; MAX_EXTRA]),
     /// Too many trigger bytes outside the range: look at every byte.
     Every,
@@ -174,37 +174,35 @@ pub(crate) enum Prefilter {
 const MAX_EXACT: usize = 8;
 const MAX_EXTRA: usize = 4;
 const RANGE_LO: u8 = b'A';
-/// `[` and `\\` follow `Z`: brackets and escapes cost no extra test.
+/// `[` and the backslash follow `Z`: brackets and escapes are in the range.
 const RANGE_HI: u8 = b'\\';
+
+/// `bytes` broadcast to `N` lanes, the first repeated to fill; `None` when
+/// there are none or more than `N`.
+fn lanes<const N: usize>(bytes: &[u8]) -> Option<[u64; N]> {
+    let (&first, _) = bytes.split_first().filter(|_| bytes.len() <= N)?;
+    let mut lanes = [splat(first); N];
+    for (lane, &b) in lanes.iter_mut().zip(bytes) {
+        *lane = splat(b);
+    }
+    Some(lanes)
+}
 
 impl Prefilter {
     pub(crate) fn new(class: &[u8; 256]) -> Self {
-        let all: Vec<u8> = (0..=255u8)
-            .filter(|&b| class.get(usize::from(b)).is_some_and(|&c| c != 0))
-            .collect();
-        if let [first, ..] = all.as_slice()
-            && all.len() <= MAX_EXACT
-        {
-            let mut lanes = [splat(*first); MAX_EXACT];
-            for (lane, &b) in lanes.iter_mut().zip(&all) {
-                *lane = splat(b);
-            }
-            return Self::Exact(lanes);
+        let triggers: Vec<u8> = (0..=255u8).filter(|&b| lookup(class, b) != 0).collect();
+        if let Some(l) = lanes(&triggers) {
+            return Self::Exact(l);
         }
-        let extra: Vec<u8> = (0..=255u8)
-            .filter(|&b| class.get(usize::from(b)).is_some_and(|&c| c != 0) && !(RANGE_LO..=RANGE_HI).contains(&b))
+        let extra: Vec<u8> = triggers
+            .into_iter()
+            .filter(|b| !(RANGE_LO..=RANGE_HI).contains(b))
             .collect();
-        match extra.as_slice() {
-            [] => Self::RangePlus([splat(RANGE_LO); MAX_EXTRA]),
-            e @ [first, ..] if e.len() <= MAX_EXTRA => {
-                let mut lanes = [splat(*first); MAX_EXTRA];
-                for (lane, &b) in lanes.iter_mut().zip(e) {
-                    *lane = splat(b);
-                }
-                Self::RangePlus(lanes)
-            }
-            _ => Self::Every,
+        if extra.is_empty() {
+            // A repeated test of an in-range byte changes nothing.
+            return Self::RangePlus([splat(RANGE_LO); MAX_EXTRA]);
         }
+        lanes(&extra).map_or(Self::Every, Self::RangePlus)
     }
 
     /// High bit set in each byte of `v` that may be a trigger.
@@ -212,8 +210,6 @@ impl Prefilter {
     pub(crate) fn flags(&self, v: u64) -> u64 {
         const HI: u64 = 0x8080_8080_8080_8080;
         const LO7: u64 = 0x7f7f_7f7f_7f7f_7f7f;
-        // Per byte, x7 + (0x80 - n) has its high bit set iff x7 >= n; no
-        // carry crosses bytes since x7 <= 0x7f.
         let extra = match self {
             Self::Exact(lanes) => {
                 let [a, b, c, d, e, f, g, h] = *lanes;
@@ -223,6 +219,8 @@ impl Prefilter {
             Self::RangePlus(extra) => extra,
             Self::Every => return HI,
         };
+        // Per byte, x7 + (0x80 - n) has its high bit set iff x7 >= n; no
+        // carry crosses bytes since x7 <= 0x7f.
         let x7 = v & LO7;
         let ge_lo = x7 + (0x80 - u64::from(RANGE_LO)) * 0x0101_0101_0101_0101;
         let ge_hi = x7 + (0x80 - u64::from(RANGE_HI) - 1) * 0x0101_0101_0101_0101;
@@ -241,9 +239,9 @@ pub(crate) struct TextMatcher {
     class: [u8; 256],
     prefilter: Prefilter,
     /// Literals sorted by anchor byte; `by_anchor[b]` is the range anchored on `b`.
-    pub(crate) literals: Vec<Literal>,
+    literals: Vec<Literal>,
     by_anchor: [(u16, u16); 256],
-    pub(crate) levels: Levels,
+    levels: Levels,
     level_keys: Vec<Vec<u8>>,
     status_keys: Vec<Vec<u8>>,
     status: RangeInclusive<u16>,
