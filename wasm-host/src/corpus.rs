@@ -59,3 +59,15 @@ pub fn load(dir: &Path) -> Result<Corpus, String> {
     }
     Ok(Corpus { records, labels })
 }
+
+/// A deterministic xorshift64 stream for mutation tests: the same seed gives
+/// the same inputs on every run.
+pub fn xorshift(seed: u64) -> impl FnMut() -> u64 {
+    let mut state = seed;
+    move || {
+        state ^= state << 13;
+        state ^= state >> 7;
+        state ^= state << 17;
+        state
+    }
+}

@@ -8,7 +8,7 @@
 
 use firelens_filter::{Classifier, Memo};
 use serde_json::json;
-use wasm_host::fluent_bit_json;
+use wasm_host::{corpus, fluent_bit_json};
 
 /// A FireLens record holding `log`, as Fluent Bit 4.2 writes it for the
 /// filter (`\u` escapes for non-ASCII, surrogate pairs).
@@ -129,13 +129,7 @@ fn mutated_records_agree_with_the_reference_scan() {
         b":",
         b",",
     ];
-    let mut rng = 0x2545_F491_4F6C_DD1Du64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = corpus::xorshift(0x2545_F491_4F6C_DD1Du64);
     for round in 0..100_000 {
         let mut input = seeds[round % seeds.len()].clone();
         for _ in 0..=(next() % 3) {
@@ -187,7 +181,7 @@ fn the_memo_answers_as_a_fresh_walk() {
         "ERROR x",
         "ELB-HealthChecker/2.0",
         "level=info",
-        "{\"level\":\"error\"}",
+        r#"{\"level\":\"error\"}"#,
     ];
     let mut memo = Memo::new();
     let mut n = 0;

@@ -248,13 +248,7 @@ fn mutated_records_never_trap() {
     let mut f = default_filter();
     let reference = Classifier::builtin().reference();
     let (mut scratch, mut reference_out) = (Vec::new(), Vec::new());
-    let mut rng = 0x9E37_79B9_7F4A_7C15u64;
-    let mut next = move || {
-        rng ^= rng << 13;
-        rng ^= rng >> 7;
-        rng ^= rng << 17;
-        rng
-    };
+    let mut next = corpus::xorshift(0x9E37_79B9_7F4A_7C15u64);
     const NASTY: &[&[u8]] = &[
         b"\\",
         b"\"",
