@@ -18,3 +18,4 @@ pub mod proxy;
 pub mod retry;
 pub mod route;
 pub mod server;
+pub mod spool;
