@@ -46,8 +46,16 @@ pub struct Cli {
     #[arg(long, env = "SINK_PROXY_LOG_STREAM")]
     pub log_stream: Option<String>,
     /// Firehose delivery stream for every record; none: CloudWatch only.
+    /// Several, comma-separated, spread the records over them.
     #[arg(long, env = "SINK_PROXY_DELIVERY_STREAM")]
     pub delivery_stream: Option<String>,
+    /// Durable spool directory: chunks are acknowledged once on disk there.
+    /// Default /var/lib/sink-proxy/spool when writable; `off`: no spool.
+    #[arg(long, env = "SINK_PROXY_SPOOL_DIR")]
+    pub spool_dir: Option<String>,
+    /// The spool's size limit in bytes; when full, chunks are answered 429.
+    #[arg(long, env = "SINK_PROXY_SPOOL_MAX_BYTES")]
+    pub spool_max_bytes: Option<u64>,
     /// TOML file with the other settings.
     #[arg(long, env = "SINK_PROXY_CONFIG")]
     pub config: Option<PathBuf>,
@@ -68,8 +76,52 @@ pub struct FileConfig {
     pub firehose: FirehoseFile,
     pub dead_letter: DeadLetterFile,
     pub delivery: DeliveryFile,
+    pub spool: SpoolFile,
 }
 
+/// The durable spool (see `spool`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct SpoolFile {
+    /// Directory; `"off"` turns the spool off.
+    pub dir: Option<String>,
+    pub max_bytes: u64,
+    /// A segment file is closed past this size and deleted once delivered.
+    pub segment_bytes: u64,
+    /// Longest wait between attempts at a spooled entry a destination refuses.
+    pub max_backoff_secs: u64,
+    /// Entries delivered at once per Firehose destination (default: one per
+    /// delivery stream); CloudWatch Logs always one, in order.
+    pub firehose_concurrency: Option<usize>,
+}
+
+/// Where the spool goes when no directory is given.
+pub const DEFAULT_SPOOL_DIR: &str = "/var/lib/sink-proxy/spool";
+
+impl Default for SpoolFile {
+    fn default() -> Self {
+        Self {
+            dir: None,
+            // Fargate gives a task 20 GiB of ephemeral storage by default,
+            // image layers included: half of it, with room for the rest.
+            max_bytes: 10 << 30,
+            segment_bytes: 32 << 20,
+            max_backoff_secs: 30,
+            firehose_concurrency: None,
+        }
+    }
+}
+
+/// Whether to spool, as configured.
+#[derive(Debug, Clone, PartialEq)]
+pub enum SpoolChoice {
+    /// Turned off (`--spool-dir off`): 2xx only once AWS has a chunk.
+    Off,
+    /// A directory was given: it must work, or the proxy does not start.
+    Required(crate::spool::Settings),
+    /// The default directory: used if writable, else off with a warning.
+    IfWritable(crate::spool::Settings),
+}
 #[derive(Debug, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct IngestFile {
@@ -126,6 +178,9 @@ pub struct CloudWatchFile {
 #[serde(default, deny_unknown_fields)]
 pub struct FirehoseFile {
     pub delivery_stream: Option<String>,
+    /// Several streams (instead of `delivery_stream`): records are spread
+    /// over them, beyond one stream's throughput quota.
+    pub delivery_streams: Option<Vec<String>>,
     pub max_record_bytes: Option<usize>,
     /// Gzip each record (off by default: S3 objects stay valid multi-member
     /// gzip, but Firehose transformations cannot read them).
@@ -198,6 +253,9 @@ pub struct Config {
     /// Where dead letters go; `None`: only the proxy's own log (error level).
     pub dead_letter_stream: Option<String>,
     pub delivery: DeliveryFile,
+    pub spool: SpoolChoice,
+    pub spool_backoff_max_secs: u64,
+    pub firehose_concurrency: usize,
 }
 
 #[derive(Debug)]
@@ -211,7 +269,8 @@ pub struct CloudWatch {
 
 #[derive(Debug)]
 pub struct Firehose {
-    pub delivery_stream: String,
+    /// One or more; records are spread over them.
+    pub delivery_streams: Vec<String>,
     pub max_record_bytes: usize,
     pub gzip: bool,
 }
@@ -231,6 +290,7 @@ impl Config {
             firehose: fh,
             dead_letter,
             delivery,
+            spool,
         } = file;
         if !ingest.path.starts_with('/') {
             return Err(format!("ingest.path {:?} must start with '/'", ingest.path));
@@ -320,10 +380,22 @@ impl Config {
             }
         };
 
-        let firehose = match cli.delivery_stream.or(fh.delivery_stream) {
+        let streams = match (cli.delivery_stream, fh.delivery_stream, fh.delivery_streams) {
+            (Some(flag), _, _) => Some(flag.split(',').map(|s| s.trim().to_owned()).collect::<Vec<_>>()),
+            (None, Some(_), Some(_)) => {
+                return Err("firehose.delivery_stream and firehose.delivery_streams exclude each other".into());
+            }
+            (None, one, many) => many.or(one.map(|s| vec![s])),
+        };
+        let firehose = match streams {
             None => None,
-            Some(name) => {
-                check_delivery_stream(&name)?;
+            Some(names) => {
+                if names.is_empty() {
+                    return Err("firehose.delivery_streams: name at least one stream".into());
+                }
+                for name in &names {
+                    check_delivery_stream(name)?;
+                }
                 let max_record_bytes = fh.max_record_bytes.unwrap_or(MAX_RECORD_BYTES);
                 if !(1024..=MAX_RECORD_BYTES).contains(&max_record_bytes) {
                     return Err(format!(
@@ -331,7 +403,7 @@ impl Config {
                     ));
                 }
                 Some(Firehose {
-                    delivery_stream: name,
+                    delivery_streams: names,
                     max_record_bytes,
                     gzip: fh.gzip,
                 })
@@ -345,8 +417,36 @@ impl Config {
                 check_delivery_stream(&name)?;
                 Some(name)
             }
-            None => firehose.as_ref().map(|f| f.delivery_stream.clone()),
+            None => firehose.as_ref().and_then(|f| f.delivery_streams.first().cloned()),
         };
+        let spool_settings = |dir: PathBuf| crate::spool::Settings {
+            dir,
+            max_bytes: cli.spool_max_bytes.unwrap_or(spool.max_bytes),
+            segment_bytes: spool.segment_bytes,
+        };
+        let spool_choice = match cli.spool_dir.or(spool.dir) {
+            Some(d) if d == "off" || d.is_empty() => SpoolChoice::Off,
+            Some(d) => SpoolChoice::Required(spool_settings(d.into())),
+            None => SpoolChoice::IfWritable(spool_settings(DEFAULT_SPOOL_DIR.into())),
+        };
+        if let SpoolChoice::Required(s) | SpoolChoice::IfWritable(s) = &spool_choice {
+            // Room for the largest chunk (each destination's share of it) even
+            // while every queue's last segment is still on disk.
+            let least = 3 * s.segment_bytes + 4 * ingest.max_decoded_bytes as u64;
+            if s.segment_bytes < 4096 || s.max_bytes < least {
+                return Err(format!(
+                    "spool.max_bytes {} must be at least 3 x spool.segment_bytes + 4 x ingest.max_decoded_bytes ({least}), \
+                     and spool.segment_bytes at least 4096",
+                    s.max_bytes
+                ));
+            }
+        }
+        if spool.max_backoff_secs == 0 || spool.firehose_concurrency == Some(0) {
+            return Err("spool.max_backoff_secs and spool.firehose_concurrency must be above 0".into());
+        }
+        let firehose_concurrency = spool
+            .firehose_concurrency
+            .unwrap_or_else(|| firehose.as_ref().map_or(1, |f| f.delivery_streams.len()));
         Ok(Self {
             listen: cli.listen,
             region: cli.region,
@@ -357,6 +457,9 @@ impl Config {
             firehose,
             dead_letter_stream,
             delivery,
+            spool: spool_choice,
+            spool_backoff_max_secs: spool.max_backoff_secs,
+            firehose_concurrency,
         })
     }
 
@@ -462,7 +565,10 @@ field = "severity_class"
         assert_eq!(cw.message, MessageFormat::Key("log".into()));
         assert_eq!(cw.max_event_bytes, 262_118);
         let fh = c.firehose.unwrap();
-        assert_eq!((fh.delivery_stream.as_str(), fh.gzip), ("file-stream", true));
+        assert_eq!(
+            (fh.delivery_streams.as_slice(), fh.gzip),
+            (&["file-stream".to_owned()][..], true)
+        );
         assert_eq!(c.token, Some(("X-Token".into(), "s3cret".into())));
         assert_eq!(
             c.mark,
@@ -474,8 +580,74 @@ field = "severity_class"
     }
 
     #[test]
+    fn the_spool_is_on_by_default_off_when_empty_and_several_streams_spread_records() {
+        let c = Config::new(cli(&["--delivery-stream", "a, b"]), None, no_env).unwrap();
+        assert_eq!(c.firehose.unwrap().delivery_streams, ["a", "b"]);
+        assert_eq!(c.firehose_concurrency, 2, "one entry in flight per stream");
+        assert_eq!(c.dead_letter_stream.as_deref(), Some("a"));
+        let default = SpoolFile::default();
+        assert_eq!(
+            c.spool,
+            SpoolChoice::IfWritable(crate::spool::Settings {
+                dir: DEFAULT_SPOOL_DIR.into(),
+                max_bytes: default.max_bytes,
+                segment_bytes: default.segment_bytes,
+            })
+        );
+        let c = Config::new(
+            cli(&[
+                "--delivery-stream",
+                "a",
+                "--spool-dir",
+                "/x",
+                "--spool-max-bytes",
+                "1000000000",
+            ]),
+            Some("[spool]\nsegment_bytes = 1048576\nmax_backoff_secs = 5\n[firehose]\n"),
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(
+            c.spool,
+            SpoolChoice::Required(crate::spool::Settings {
+                dir: "/x".into(),
+                max_bytes: 1_000_000_000,
+                segment_bytes: 1 << 20,
+            })
+        );
+        assert_eq!((c.spool_backoff_max_secs, c.firehose_concurrency), (5, 1));
+        let c = Config::new(cli(&["--delivery-stream", "a", "--spool-dir", "off"]), None, no_env).unwrap();
+        assert_eq!(c.spool, SpoolChoice::Off);
+        let c = Config::new(cli(&["--delivery-stream", "a"]), Some("[spool]\ndir = \"\""), no_env).unwrap();
+        assert_eq!(c.spool, SpoolChoice::Off);
+        let c = Config::new(
+            cli(&["--log-group", "g"]),
+            Some("[firehose]\ndelivery_streams = [\"x\", \"y\", \"z\"]\n"),
+            no_env,
+        )
+        .unwrap();
+        assert_eq!(c.firehose.unwrap().delivery_streams, ["x", "y", "z"]);
+    }
+
+    #[test]
     fn bad_settings_say_what_to_fix() {
-        let cases: [(&[&str], &str, &str); 14] = [
+        let cases: [(&[&str], &str, &str); 18] = [
+            (&["--delivery-stream", "a,,b"], "", "delivery stream \"\""),
+            (
+                &["--log-group", "g"],
+                "[firehose]\ndelivery_stream = \"a\"\ndelivery_streams = [\"b\"]",
+                "exclude each other",
+            ),
+            (
+                &["--log-group", "g", "--spool-max-bytes", "1000"],
+                "",
+                "spool.max_bytes 1000",
+            ),
+            (
+                &["--log-group", "g"],
+                "[spool]\nmax_backoff_secs = 0",
+                "max_backoff_secs",
+            ),
             (&["--log-group", "g"], "[ingest]\npath = \"x\"", "ingest.path"),
             (
                 &["--log-group", "g"],

@@ -22,6 +22,9 @@ pub enum Reason {
     Undecodable,
     /// A record whose line is over the Firehose record limit.
     Oversized,
+    /// A CloudWatch event that waited in the spool until it was outside what
+    /// CloudWatch Logs accepts (14 days back, 2 hours ahead).
+    Expired,
 }
 
 impl Reason {
@@ -30,6 +33,7 @@ impl Reason {
             Self::Unparseable => "unparseable",
             Self::Undecodable => "undecodable",
             Self::Oversized => "oversized",
+            Self::Expired => "expired",
         }
     }
 }

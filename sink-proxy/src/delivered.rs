@@ -47,6 +47,18 @@ impl ChunkId {
         Self(*h.finalize().as_bytes())
     }
 
+    /// A spooled entry: the queue it is in and where. Unique for as long as
+    /// the entry exists, and nothing is hashed.
+    pub fn of_entry(queue: &str, segment: u64, offset: u64) -> Self {
+        let mut id = [0u8; 32];
+        id[..8].copy_from_slice(&segment.to_le_bytes());
+        id[8..16].copy_from_slice(&offset.to_le_bytes());
+        let q = queue.as_bytes();
+        let n = q.len().min(16);
+        id[16..16 + n].copy_from_slice(&q[..n]);
+        Self(id)
+    }
+
     /// The id of one part of this chunk for `dest`; `content` is the part's
     /// bytes, given as pieces (each is length-prefixed, so pieces cannot run
     /// into each other).

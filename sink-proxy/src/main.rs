@@ -1,8 +1,9 @@
 //! `sink-proxy`: see `--help` and the README.
 
 use clap::Parser;
-use sink_proxy::config::{Cli, Config};
-use sink_proxy::proxy::Proxy;
+use sink_proxy::config::{Cli, Config, SpoolChoice};
+use sink_proxy::proxy::{Proxy, QUEUES};
+use sink_proxy::spool::Spool;
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -37,17 +38,91 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
+    let spool = match open_spool(&config.spool) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sink-proxy: spool: {e}");
+            return ExitCode::from(2);
+        }
+    };
     tracing::info!(
         listen = %config.listen,
         log_group = config.cloudwatch.as_ref().map(|c| c.log_group.as_str()),
-        delivery_stream = config.firehose.as_ref().map(|f| f.delivery_stream.as_str()),
+        delivery_streams = config.firehose.as_ref().map(|f| f.delivery_streams.join(",")),
         dead_letter_stream = config.dead_letter_stream.as_deref(),
+        spool = spool.as_ref().map(|(dir, _, _)| dir.display().to_string()),
         "sink-proxy listening"
     );
-    let proxy = Arc::new(Proxy::from_env(config).await);
-    sink_proxy::server::serve(listener, proxy, shutdown_signal()).await;
+    let grace = std::time::Duration::from_secs(config.delivery.shutdown_grace_secs);
+    let mut proxy = Proxy::from_env(config).await;
+    if let Some((_, spool, torn)) = spool {
+        proxy = proxy.with_spool(spool);
+        proxy.metrics.spool_torn_bytes.inc_by(torn);
+    }
+    let proxy = Arc::new(proxy);
+    let drains = proxy.start_drains();
+    // The grace period counts from the signal: first for the requests in
+    // flight, then for the drains to deliver what they can.
+    let stopping = Arc::new(std::sync::OnceLock::new());
+    let signal = {
+        let stopping = stopping.clone();
+        async move {
+            shutdown_signal().await;
+            let _ = stopping.set(std::time::Instant::now());
+        }
+    };
+    sink_proxy::server::serve(listener, proxy.clone(), signal).await;
+    let deadline = stopping.get().copied().unwrap_or_else(std::time::Instant::now) + grace;
+    drains.finish(deadline).await;
+    if let Some(spool) = proxy.spool() {
+        spool.sync();
+        tracing::info!(
+            left_bytes = spool.used(),
+            "spool: what was not delivered stays for the next start"
+        );
+    }
     tracing::info!("sink-proxy stopped");
     ExitCode::SUCCESS
+}
+
+/// Opens the spool as configured: `None` when off (by choice, or because
+/// the default directory is not writable, said loudly).
+fn open_spool(choice: &SpoolChoice) -> Result<Option<(std::path::PathBuf, Spool, u64)>, String> {
+    let settings = match choice {
+        SpoolChoice::Off => {
+            tracing::warn!("spool off: chunks are acknowledged only once AWS has them");
+            return Ok(None);
+        }
+        SpoolChoice::IfWritable(s) => match sink_proxy::spool::usable(&s.dir) {
+            Ok(()) => s,
+            Err(why) => {
+                tracing::warn!(%why, "spool off (default directory unusable): chunks are acknowledged only once AWS has them; set --spool-dir");
+                return Ok(None);
+            }
+        },
+        SpoolChoice::Required(s) => s,
+    };
+    let names = QUEUES.map(|d| d.name());
+    let (spool, recovery) = Spool::open(settings, &names).map_err(|e| format!("{}: {e}", settings.dir.display()))?;
+    if recovery.torn_bytes > 0 {
+        tracing::warn!(
+            bytes = recovery.torn_bytes,
+            "spool: cut a write torn by a crash (it was never acknowledged)"
+        );
+    }
+    for queue in &recovery.cursor_lost {
+        tracing::warn!(
+            queue,
+            "spool: position lost; delivering this queue again from its oldest entry (duplicates, no loss)"
+        );
+    }
+    tracing::info!(
+        dir = %settings.dir.display(),
+        pending_bytes = recovery.pending_bytes,
+        max_bytes = settings.max_bytes,
+        "spool open"
+    );
+    Ok(Some((settings.dir.clone(), spool, recovery.torn_bytes)))
 }
 
 /// The container health check: `GET /healthz` on the proxy's own address,

@@ -12,7 +12,9 @@ pub type Label = [(&'static str, &'static str); 1];
 type Counters = Family<Label, Counter>;
 type Histograms = Family<Label, Histogram, fn() -> Histogram>;
 
-pub fn dest(d: crate::delivered::Destination) -> Label {
+use crate::delivered::Destination;
+
+pub fn dest(d: Destination) -> Label {
     [("destination", d.name())]
 }
 
@@ -39,6 +41,20 @@ pub struct Metrics {
     pub in_flight_requests: Gauge,
     pub in_flight_bytes: Gauge,
     pub delivery_seconds: Histograms,
+    /// Throttles per Firehose delivery stream (several streams: which one).
+    pub firehose_stream_throttles: Family<[(&'static str, String); 1], Counter>,
+    /// The spool: bytes on disk, chunks refused because it was full, damage
+    /// found (skipped entries' bytes, by queue) and torn writes cut at start.
+    pub spool_bytes: Gauge,
+    pub spool_full: Counter,
+    pub spool_damaged_bytes: Counters,
+    pub spool_torn_bytes: Counter,
+    /// Per destination: arrival time (Unix ms) of the oldest spooled entry
+    /// not yet delivered, 0 when none; rendered as `delivery_lag_seconds`.
+    pub oldest_pending_ms: Vec<(Label, std::sync::Arc<std::sync::atomic::AtomicU64>)>,
+    lag: Family<Label, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Where `spool_bytes` is read from at render time.
+    pub spool_used: std::sync::OnceLock<std::sync::Arc<dyn Fn() -> u64 + Send + Sync>>,
 }
 
 impl Default for Metrics {
@@ -68,6 +84,17 @@ impl Metrics {
             in_flight_requests: Gauge::default(),
             in_flight_bytes: Gauge::default(),
             delivery_seconds: Histograms::new_with_constructor(|| Histogram::new(exponential_buckets(0.005, 2.0, 14))),
+            firehose_stream_throttles: Family::default(),
+            spool_bytes: Gauge::default(),
+            spool_full: Counter::default(),
+            spool_damaged_bytes: Counters::default(),
+            spool_torn_bytes: Counter::default(),
+            oldest_pending_ms: [Destination::Firehose, Destination::CloudWatch, Destination::DeadLetter]
+                .into_iter()
+                .map(|d| (dest(d), std::sync::Arc::default()))
+                .collect(),
+            lag: Family::default(),
+            spool_used: std::sync::OnceLock::new(),
             registry: Registry::default(),
         };
         r.register("requests", "HTTP answers by status", m.requests.clone());
@@ -131,11 +158,65 @@ impl Metrics {
             "Time to deliver a request's share to a destination",
             m.delivery_seconds.clone(),
         );
+        r.register(
+            "firehose_stream_throttles",
+            "Calls throttled, per Firehose delivery stream",
+            m.firehose_stream_throttles.clone(),
+        );
+        r.register("spool_bytes", "Bytes in the spool on disk", m.spool_bytes.clone());
+        r.register(
+            "spool_full",
+            "Chunks refused (429) because the spool was full",
+            m.spool_full.clone(),
+        );
+        r.register(
+            "spool_damaged_bytes",
+            "Spool bytes found damaged (CRC) and skipped, by queue",
+            m.spool_damaged_bytes.clone(),
+        );
+        r.register(
+            "spool_torn_bytes",
+            "Bytes of a write torn by a crash, cut off at start (never acknowledged)",
+            m.spool_torn_bytes.clone(),
+        );
+        r.register(
+            "delivery_lag_seconds",
+            "Age of the oldest spooled entry not yet delivered, per destination",
+            m.lag.clone(),
+        );
         Self { registry: r, ..m }
     }
 
-    /// The Prometheus text exposition.
+    /// The oldest-pending clock of a destination's drain.
+    pub fn oldest_pending(&self, d: Destination) -> std::sync::Arc<std::sync::atomic::AtomicU64> {
+        let label = dest(d);
+        self.oldest_pending_ms
+            .iter()
+            .find(|(l, _)| *l == label)
+            .map(|(_, a)| a.clone())
+            .unwrap_or_default()
+    }
+
+    /// Values computed when read: spool bytes, delivery lag.
+    fn refresh(&self) {
+        if let Some(used) = self.spool_used.get() {
+            self.spool_bytes.set(used() as i64);
+        }
+        let now = crate::spool::now_ms();
+        for (label, oldest) in &self.oldest_pending_ms {
+            let ms = oldest.load(std::sync::atomic::Ordering::Relaxed);
+            let lag = if ms == 0 {
+                0.0
+            } else {
+                now.saturating_sub(ms) as f64 / 1000.0
+            };
+            self.lag.get_or_create(label).set(lag);
+        }
+    }
+
+    /// The OpenMetrics text exposition.
     pub fn render(&self) -> String {
+        self.refresh();
         let mut out = String::new();
         // Writing to a String cannot fail.
         let _ = encode(&mut out, &self.registry);
@@ -159,7 +240,6 @@ pub fn sample(rendered: &str, name: &str) -> u64 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::delivered::Destination;
 
     #[test]
     fn renders_prometheus_text() {

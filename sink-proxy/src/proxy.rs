@@ -1,5 +1,7 @@
-//! One chunk from Fluent Bit, from body to answer: decode, plan, deliver to
-//! every destination at once, and say whether all of it was accepted.
+//! One chunk from Fluent Bit, from body to answer: decode, plan, then either
+//! spool each destination's share durably (the drains deliver it later, see
+//! `drain`), or, with no spool, deliver to every destination at once and say
+//! whether all of it was accepted.
 
 use crate::cloudwatch::sink::CloudWatchSink;
 use crate::config::Config;
@@ -10,15 +12,25 @@ use crate::ingest::decode::{FieldsIf, Format, decode};
 use crate::metrics::Metrics;
 use crate::outcome::Outcome;
 use crate::plan::{Plan, Routing};
+use crate::spool::{AppendError, Spool, share};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime};
+
+/// The spool's queues, one per destination, by index.
+pub const QUEUES: [Destination; 3] = [Destination::Firehose, Destination::CloudWatch, Destination::DeadLetter];
+
+pub(crate) fn queue_index(d: Destination) -> usize {
+    QUEUES.iter().position(|q| *q == d).unwrap_or(0)
+}
 
 pub struct Proxy {
     pub config: Config,
     routing: Routing,
-    firehose: Option<FirehoseSink>,
-    dead_letter: Option<FirehoseSink>,
-    cloudwatch: Option<CloudWatchSink>,
+    pub(crate) firehose: Option<FirehoseSink>,
+    pub(crate) dead_letter: Option<FirehoseSink>,
+    pub(crate) cloudwatch: Option<CloudWatchSink>,
+    /// With a spool, a chunk is acknowledged once spooled.
+    spool: Option<Spool>,
     delivered: Mutex<Delivered>,
     pub metrics: Arc<Metrics>,
     pub health: crate::health::Health,
@@ -46,9 +58,14 @@ pub struct Accepted {
     pub dead_letters: usize,
 }
 
-/// Some part was not accepted; Fluent Bit must send the chunk again (503).
+/// The chunk was not taken; Fluent Bit must send it again.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Unavailable(pub String);
+pub enum Refused {
+    /// Some part was not accepted, or the spool could not write (503).
+    Unavailable(String),
+    /// The spool is full (429).
+    Full(String),
+}
 
 impl Proxy {
     /// Clients from the standard AWS configuration chain.
@@ -67,25 +84,29 @@ impl Proxy {
                 .retry_config(retries.clone())
                 .build(),
         );
-        let firehose_sink = |stream: &str, destination, max_record_bytes, gzip| FirehoseSink {
+        let firehose_sink = |streams: Vec<String>, destination, max_record_bytes, gzip| FirehoseSink {
             client: firehose_client.clone(),
-            stream: stream.to_owned(),
+            streams: crate::firehose::streams::Streams::new(streams),
             destination,
             max_record_bytes,
             gzip,
             policy: policy.clone(),
             metrics: metrics.clone(),
         };
-        let firehose = config
-            .firehose
-            .as_ref()
-            .map(|f| firehose_sink(&f.delivery_stream, Destination::Firehose, f.max_record_bytes, f.gzip));
+        let firehose = config.firehose.as_ref().map(|f| {
+            firehose_sink(
+                f.delivery_streams.clone(),
+                Destination::Firehose,
+                f.max_record_bytes,
+                f.gzip,
+            )
+        });
         // Dead letters are rare and must be readable as they are: no gzip,
         // and the full record size (an oversized record's parts need it).
         let dead_letter = config
             .dead_letter_stream
             .as_deref()
-            .map(|s| firehose_sink(s, Destination::DeadLetter, MAX_RECORD_BYTES, false));
+            .map(|s| firehose_sink(vec![s.to_owned()], Destination::DeadLetter, MAX_RECORD_BYTES, false));
         let cloudwatch = config.cloudwatch.as_ref().map(|c| {
             CloudWatchSink::new(
                 aws_sdk_cloudwatchlogs::Client::from_conf(
@@ -115,6 +136,7 @@ impl Proxy {
             firehose,
             dead_letter,
             cloudwatch,
+            spool: None,
             delivered: Mutex::new(delivered),
             metrics,
             health: crate::health::Health::default(),
@@ -122,10 +144,26 @@ impl Proxy {
         }
     }
 
+    /// Chunks are acknowledged once in `spool` (its queues: [`QUEUES`]);
+    /// [`Proxy::start_drains`] delivers from it.
+    pub fn with_spool(mut self, spool: Spool) -> Self {
+        let used = spool.used_counter();
+        let _ = self
+            .metrics
+            .spool_used
+            .set(Arc::new(move || used.load(std::sync::atomic::Ordering::Relaxed)));
+        self.spool = Some(spool);
+        self
+    }
+
+    pub fn spool(&self) -> Option<&Spool> {
+        self.spool.as_ref()
+    }
+
     /// Handles one chunk. `Ok` only when every record reached every
     /// destination it is routed to (or, if it could not be read, the
-    /// dead-letter place).
-    pub async fn chunk(&self, tag: &str, content_type: Option<&str>, body: Body<'_>) -> Result<Accepted, Unavailable> {
+    /// dead-letter place), or, with a spool, is on disk for each.
+    pub async fn chunk(&self, tag: &str, content_type: Option<&str>, body: Body<'_>) -> Result<Accepted, Refused> {
         // A retry of the chunk has the same tag and records; the id is taken
         // after decompression so that compression details cannot change it.
         let (plan, chunk) = match body {
@@ -144,10 +182,56 @@ impl Proxy {
         self.metrics
             .records_in
             .inc_by((plan.records + plan.dead_total()) as u64);
-        self.deliver(plan, &chunk).await
+        match &self.spool {
+            Some(spool) => self.spool_plan(spool, plan).await,
+            None => self.deliver(plan, &chunk).await,
+        }
     }
 
-    async fn deliver(&self, plan: Plan, chunk: &ChunkId) -> Result<Accepted, Unavailable> {
+    /// Each destination's share, durably in its queue: all or nothing.
+    async fn spool_plan(&self, spool: &Spool, plan: Plan) -> Result<Accepted, Refused> {
+        let accepted = Accepted {
+            records: plan.records,
+            marked: plan.marked,
+            dead_letters: plan.dead_total(),
+        };
+        let now = crate::spool::now_ms();
+        let mut frames = Vec::with_capacity(3);
+        if self.firehose.is_some() && !plan.firehose_lines.is_empty() {
+            frames.push((
+                queue_index(Destination::Firehose),
+                share::lines_frame(&plan.firehose_lines, now),
+            ));
+        }
+        if self.cloudwatch.is_some() && !plan.cloudwatch.is_empty() {
+            frames.push((
+                queue_index(Destination::CloudWatch),
+                share::events_frame(&plan.cloudwatch, now),
+            ));
+        }
+        if !plan.dead_letter_lines.is_empty() {
+            match &self.dead_letter {
+                Some(_) => frames.push((
+                    queue_index(Destination::DeadLetter),
+                    share::lines_frame(&plan.dead_letter_lines, now),
+                )),
+                None => log_dead_letters(&plan.dead_letter_lines),
+            }
+        }
+        match spool.append(frames).await {
+            Ok(()) => {
+                self.count_dead(&plan.dead);
+                Ok(accepted)
+            }
+            Err(e @ AppendError::Full { .. }) => {
+                self.metrics.spool_full.inc();
+                Err(Refused::Full(e.to_string()))
+            }
+            Err(e @ AppendError::Io(_)) => Err(Refused::Unavailable(e.to_string())),
+        }
+    }
+
+    async fn deliver(&self, plan: Plan, chunk: &ChunkId) -> Result<Accepted, Refused> {
         let done = |id: &PartId| {
             let now = Instant::now();
             self.delivered.lock().is_ok_and(|mut d| d.contains(id, now))
@@ -194,11 +278,7 @@ impl Proxy {
                     o
                 }
                 None => {
-                    // No Firehose stream at all: the proxy's own log is the
-                    // dead-letter place.
-                    for line in &dead_letter_lines {
-                        tracing::error!(dead_letter = %String::from_utf8_lossy(line), "dead letter (no Firehose stream configured)");
-                    }
+                    log_dead_letters(&dead_letter_lines);
                     self.count_dead(&dead);
                     Outcome::default()
                 }
@@ -224,16 +304,23 @@ impl Proxy {
             .filter_map(|o| o.result.as_ref().err())
             .map(|f| f.message.as_str())
             .collect();
-        Err(Unavailable(why.join("; ")))
+        Err(Refused::Unavailable(why.join("; ")))
     }
 
-    fn count_dead(&self, dead: &std::collections::BTreeMap<crate::deadletter::Reason, usize>) {
+    pub(crate) fn count_dead(&self, dead: &std::collections::BTreeMap<crate::deadletter::Reason, usize>) {
         for (reason, n) in dead {
             self.metrics
                 .dead_letter_records
                 .get_or_create(&[("reason", reason.name())])
                 .inc_by(*n as u64);
         }
+    }
+}
+
+/// No Firehose stream at all: the proxy's own log is the dead-letter place.
+pub(crate) fn log_dead_letters(lines: &[impl AsRef<[u8]>]) {
+    for line in lines {
+        tracing::error!(dead_letter = %String::from_utf8_lossy(line.as_ref()), "dead letter (no Firehose stream configured)");
     }
 }
 

@@ -10,7 +10,7 @@
 use crate::config::working_set;
 use crate::ingest::decode::{BodyError, gunzip_limited};
 use crate::metrics::Metrics;
-use crate::proxy::{Body, Proxy, Unavailable};
+use crate::proxy::{Body, Proxy, Refused};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -205,9 +205,13 @@ impl Server {
                     .insert(CONTENT_TYPE, HeaderValue::from_static("application/json"));
                 r
             }
-            Err(Unavailable(why)) => {
-                tracing::warn!(%tag, error = %why, "chunk not fully delivered; answering 503 so Fluent Bit retries it");
+            Err(Refused::Unavailable(why)) => {
+                tracing::warn!(%tag, error = %why, "chunk not taken; answering 503 so Fluent Bit retries it");
                 text(StatusCode::SERVICE_UNAVAILABLE, &format!("{why}\n"))
+            }
+            Err(Refused::Full(why)) => {
+                tracing::warn!(%tag, error = %why, "spool full; answering 429 so Fluent Bit keeps the chunk");
+                text(StatusCode::TOO_MANY_REQUESTS, &format!("{why}\n"))
             }
         }
     }

@@ -51,8 +51,12 @@ async fn runs_from_the_environment_and_drains_on_sigterm() {
         .unwrap()
         .port();
     let listen = format!("127.0.0.1:{port}");
+    let spool = std::env::temp_dir().join(format!("sink-proxy-binary-spool-{}", std::process::id()));
+    let _ = std::fs::remove_dir_all(&spool);
+    let spool_env = spool.display().to_string();
     let mut child = bin()
         .envs([
+            ("SINK_PROXY_SPOOL_DIR", spool_env.as_str()),
             ("SINK_PROXY_LISTEN", listen.as_str()),
             ("SINK_PROXY_DELIVERY_STREAM", "logs"),
             ("SINK_PROXY_LOG_FORMAT", "json"),
@@ -111,4 +115,5 @@ async fn runs_from_the_environment_and_drains_on_sigterm() {
         fake.with(|st| st.firehose_lines("logs")),
         ["{\"log\":\"one\"}", "{\"log\":\"two\"}"]
     );
+    std::fs::remove_dir_all(spool).unwrap();
 }

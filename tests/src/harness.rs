@@ -32,12 +32,14 @@ pub fn sink_proxy_bin() -> Result<PathBuf> {
     )
 }
 
-/// A sink-proxy process on a fixed loopback port.
+/// A sink-proxy process on a fixed loopback port, with its own spool
+/// directory (kept across restarts, removed on drop) unless `args` give one.
 pub struct ProxyProcess {
     child: Child,
     pub addr: SocketAddr,
     endpoint: String,
     args: Vec<String>,
+    pub spool_dir: Option<PathBuf>,
 }
 
 impl ProxyProcess {
@@ -46,13 +48,22 @@ impl ProxyProcess {
     pub async fn start(endpoint: &str, args: &[&str]) -> Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
-        let args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
+        let spool_dir = if args.iter().any(|a| a == "--spool-dir") {
+            None
+        } else {
+            let dir = std::env::temp_dir().join(format!("sink-proxy-spool-{}-{port}", std::process::id()));
+            let _ = std::fs::remove_dir_all(&dir);
+            args.extend(["--spool-dir".to_owned(), dir.display().to_string()]);
+            Some(dir)
+        };
         let child = spawn(endpoint, addr, &args)?;
         let p = Self {
             child,
             addr,
             endpoint: endpoint.to_owned(),
             args,
+            spool_dir,
         };
         p.wait_healthy().await?;
         Ok(p)
@@ -124,6 +135,9 @@ impl Drop for ProxyProcess {
     fn drop(&mut self) {
         let _ = self.child.kill();
         let _ = self.child.wait();
+        if let Some(dir) = &self.spool_dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
     }
 }
 

@@ -15,6 +15,19 @@ pub const MAX_BATCH_SPAN_MS: i64 = 24 * 60 * 60 * 1000;
 /// Partitions with the older 256 KiB limit need `262_144 - EVENT_OVERHEAD`.
 pub const DEFAULT_MAX_MESSAGE_BYTES: usize = MAX_BATCH_BYTES - EVENT_OVERHEAD;
 
+/// CloudWatch Logs rejects events older than 14 days (or the group's
+/// retention) and more than 2 hours in the future.
+pub const MAX_AGE_MS: i64 = 14 * 24 * 60 * 60 * 1000;
+pub const MAX_AHEAD_MS: i64 = 2 * 60 * 60 * 1000;
+/// Kept off both edges: an event accepted now must still be when it arrives.
+const WINDOW_MARGIN_MS: i64 = 5 * 60 * 1000;
+
+/// Whether CloudWatch Logs would take an event with this timestamp now.
+pub fn in_window(timestamp: i64, now_ms: i64, retention_days: Option<u32>) -> bool {
+    let max_age = retention_days.map_or(MAX_AGE_MS, |d| MAX_AGE_MS.min(i64::from(d) * 24 * 60 * 60 * 1000));
+    timestamp >= now_ms - max_age + WINDOW_MARGIN_MS && timestamp <= now_ms + MAX_AHEAD_MS - WINDOW_MARGIN_MS
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LogEvent {
     /// Milliseconds since the Unix epoch.
@@ -101,6 +114,18 @@ pub fn batches(events: Vec<LogEvent>, max_message_bytes: usize) -> Planned {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_acceptance_window_is_14_days_or_the_retention_back_and_2_hours_ahead() {
+        let now = 1_800_000_000_000;
+        let day = 24 * 60 * 60 * 1000;
+        assert!(in_window(now, now, None));
+        assert!(in_window(now - 13 * day, now, None));
+        assert!(!in_window(now - 14 * day, now, None));
+        assert!(!in_window(now - 2 * day, now, Some(1)));
+        assert!(in_window(now + MAX_AHEAD_MS / 2, now, None));
+        assert!(!in_window(now + MAX_AHEAD_MS, now, None));
+    }
 
     fn ev(ts: i64, msg: &str) -> LogEvent {
         LogEvent {

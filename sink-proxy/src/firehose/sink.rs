@@ -1,8 +1,11 @@
-//! Sends lines to one Firehose delivery stream: packed into records, records
-//! into PutRecordBatch calls, retrying only the records a call reports as
-//! failed (a 200 answer can carry per-record failures).
+//! Sends lines to Firehose: packed into records, records into
+//! PutRecordBatch calls, retrying only the records a call reports as failed
+//! (a 200 answer can carry per-record failures). With several delivery
+//! streams, each call goes to the next stream that is not backing off, so a
+//! throttled stream slows only itself (`streams`).
 
 use super::batch::{billed_units, calls, pack_lines};
+use super::streams::Streams;
 use crate::aws::CallError;
 use crate::delivered::{ChunkId, Destination, PartId};
 use crate::metrics::{Metrics, dest};
@@ -16,7 +19,7 @@ use std::time::Instant;
 
 pub struct FirehoseSink {
     pub client: aws_sdk_firehose::Client,
-    pub stream: String,
+    pub streams: Streams,
     /// Firehose for records or the dead-letter stream: the part ids and the
     /// metrics labels differ.
     pub destination: Destination,
@@ -37,12 +40,17 @@ struct Packed {
 impl FirehoseSink {
     /// Delivers `lines` (no newlines). `done` tells whether a part was
     /// accepted before (a retried chunk); those are not sent again.
-    pub async fn deliver(&self, lines: &[Vec<u8>], chunk: &ChunkId, done: impl Fn(&PartId) -> bool) -> Outcome {
+    pub async fn deliver(
+        &self,
+        lines: &[impl AsRef<[u8]>],
+        chunk: &ChunkId,
+        done: impl Fn(&PartId) -> bool,
+    ) -> Outcome {
         let mut outcome = Outcome::default();
         if lines.is_empty() {
             return outcome;
         }
-        let packed = pack_lines(lines.iter().map(Vec::as_slice), self.max_record_bytes);
+        let packed = pack_lines(lines.iter().map(AsRef::as_ref), self.max_record_bytes);
         if !packed.oversized.is_empty() {
             // The plan dead-letters every line over the limit; reaching this
             // is a bug, and the chunk is refused rather than cut.
@@ -75,7 +83,7 @@ impl FirehoseSink {
             outcome.accepted.extend(accepted.iter().map(|&i| call[i].id));
             if let Err(e) = result {
                 self.metrics.failures.get_or_create(&dest(self.destination)).inc();
-                outcome.result = Err(e.context(&format!("firehose {}", self.stream)));
+                outcome.result = Err(e.context(&format!("firehose {}", self.streams.names())));
                 break;
             }
         }
@@ -94,8 +102,10 @@ impl FirehoseSink {
         let mut accepted = Vec::new();
         let mut attempt = 1;
         loop {
-            let err = match self.put(call, &pending).await {
+            let stream = self.streams.pick().await;
+            let err = match self.put(stream, call, &pending).await {
                 Ok(failed) => {
+                    self.streams.ok(stream);
                     let (ok, failed): (Vec<usize>, Vec<usize>) = pending.iter().partition(|i| !failed.contains(i));
                     self.count_accepted(call, &ok);
                     accepted.extend(ok);
@@ -115,6 +125,11 @@ impl FirehoseSink {
             };
             if err.throttled {
                 self.metrics.throttles.get_or_create(&dest(self.destination)).inc();
+                self.metrics
+                    .firehose_stream_throttles
+                    .get_or_create(&[("stream", self.streams.name(stream).to_owned())])
+                    .inc();
+                self.streams.throttled(stream);
             }
             if !err.transient {
                 return (
@@ -125,7 +140,7 @@ impl FirehoseSink {
                     }),
                 );
             }
-            let Some(delay) = self.policy.next_delay_jittered(attempt, started.elapsed()) else {
+            let Some(mut delay) = self.policy.next_delay_jittered(attempt, started.elapsed()) else {
                 return (
                     accepted,
                     Err(Failure {
@@ -134,16 +149,24 @@ impl FirehoseSink {
                     }),
                 );
             };
-            tracing::warn!(stream = %self.stream, attempt, error = %err.message, "firehose: retrying");
+            if err.throttled && self.streams.any_ready() {
+                // Another stream can take it now.
+                delay = std::time::Duration::ZERO;
+            }
+            tracing::warn!(stream = self.streams.name(stream), attempt, error = %err.message, "firehose: retrying");
             self.metrics.retries.get_or_create(&dest(self.destination)).inc();
             tokio::time::sleep(delay).await;
             attempt += 1;
         }
     }
 
-    /// Sends `pending` records of `call`; returns the indices that failed.
-    async fn put(&self, call: &[Packed], pending: &[usize]) -> Result<Vec<usize>, CallError> {
-        let mut req = self.client.put_record_batch().delivery_stream_name(&self.stream);
+    /// Sends `pending` records of `call` to stream number `stream`; returns
+    /// the indices that failed.
+    async fn put(&self, stream: usize, call: &[Packed], pending: &[usize]) -> Result<Vec<usize>, CallError> {
+        let mut req = self
+            .client
+            .put_record_batch()
+            .delivery_stream_name(self.streams.name(stream));
         for &i in pending {
             let data = call.get(i).map(|r| r.data.clone()).unwrap_or_default();
             let record = Record::builder().data(Blob::new(data)).build().map_err(|e| CallError {

@@ -14,6 +14,7 @@
 pub mod cursor;
 pub mod frame;
 pub mod queue;
+pub mod share;
 mod writer;
 
 pub use cursor::Pos;
@@ -118,6 +119,11 @@ impl Spool {
 
     pub fn queue(&self, index: usize) -> Option<&Arc<Queue>> {
         self.queues.get(index)
+    }
+
+    /// The counter behind [`Spool::used`] (for the metrics).
+    pub fn used_counter(&self) -> Arc<AtomicU64> {
+        self.used.clone()
     }
 
     /// Bytes on disk.
