@@ -71,6 +71,8 @@ COPY fluent-bit/firelens.conf /fluent-bit/firelens/firelens.conf
 COPY fluent-bit/rules.toml /fluent-bit/firelens-rules/rules.toml
 COPY --from=rust /sink-proxy /usr/local/bin/sink-proxy
 COPY sink-proxy/sink-proxy.example.toml /etc/sink-proxy/sink-proxy.example.toml
+# sink-proxy's spool (its default --spool-dir), writable by the proxy's user.
+RUN mkdir -p /var/lib/sink-proxy/spool && chown -R 10001 /var/lib/sink-proxy
 # The log router keeps the base image's user and entrypoint (FireLens runs
 # Fluent Bit as the base image does). The proxy container runs as this
 # unprivileged user (task definition: "user": "10001").

@@ -43,6 +43,12 @@ variable "error_retention_days" {
   default     = 30
 }
 
+variable "spool_max_bytes" {
+  description = "sink-proxy's spool limit on the task's ephemeral storage (20 GiB by default on Fargate, image layers included)"
+  type        = number
+  default     = 10737418240
+}
+
 data "aws_region" "current" {}
 
 # --- Errors: CloudWatch Logs --------------------------------------------------
@@ -225,6 +231,9 @@ resource "aws_ecs_task_definition" "app" {
         { name = "SINK_PROXY_LOG_GROUP", value = aws_cloudwatch_log_group.errors.name },
         { name = "SINK_PROXY_DELIVERY_STREAM", value = aws_kinesis_firehose_delivery_stream.logs.name },
         { name = "SINK_PROXY_LOG_FORMAT", value = "json" },
+        # Chunks are acknowledged once on this disk (README: "The spool").
+        { name = "SINK_PROXY_SPOOL_DIR", value = "/var/lib/sink-proxy/spool" },
+        { name = "SINK_PROXY_SPOOL_MAX_BYTES", value = tostring(var.spool_max_bytes) },
       ]
       healthCheck = {
         command     = ["CMD", "/usr/local/bin/sink-proxy", "--check-health"]
@@ -261,7 +270,13 @@ resource "aws_ecs_task_definition" "app" {
       image        = var.app_image
       essential    = true
       dependsOn    = [{ containerName = "log_router", condition = "START" }]
-      logConfiguration = { logDriver = "awsfirelens" }
+      # Non-blocking: the app never stalls on logging; it drops only if the
+      # router stops reading for longer than this buffer lasts, which the
+      # proxy's spool makes a matter of a dead router, not of a slow AWS.
+      logConfiguration = {
+        logDriver = "awsfirelens"
+        options   = { mode = "non-blocking", max-buffer-size = "25m" }
+      }
     },
   ])
 }

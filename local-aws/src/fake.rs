@@ -45,6 +45,8 @@ pub struct State {
     /// While set, every call of that kind answers 503 (an outage).
     pub firehose_down: bool,
     pub logs_down: bool,
+    /// Firehose delivery streams that throttle every call (over quota).
+    pub throttled_streams: HashSet<String>,
     /// Random faults: this share of calls fail (throttle, 5xx, some records)
     /// or answer slowly, from a seeded generator.
     pub random_fault_rate: f64,
@@ -124,6 +126,8 @@ impl FakeAws {
                 let Ok((stream, _)) = listener.accept().await else {
                     continue;
                 };
+                // As AWS's endpoints do: no Nagle delay on small answers.
+                let _ = stream.set_nodelay(true);
                 let st = st.clone();
                 tokio::spawn(async move {
                     let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
@@ -226,6 +230,9 @@ fn handle(state: &Mutex<State>, target: &str, body: &[u8]) -> (u16, Value, Optio
     let s = |k: &str| req[k].as_str().unwrap_or("").to_owned();
     match target {
         "PutRecordBatch" => {
+            if st.throttled_streams.contains(&s("DeliveryStreamName")) {
+                return error(400, "LimitExceededException");
+            }
             let fault = next_fault(&mut st, true);
             if let Some(a) = fault.as_ref().and_then(|f| fault_answer(f, "LimitExceededException")) {
                 return a;

@@ -754,6 +754,24 @@ mod example_file {
                 dd.shutdown_grace_secs
             )
         );
+        let sd = SpoolFile::default();
+        let sp = &file.spool;
+        assert_eq!(
+            (
+                sp.dir.as_deref(),
+                sp.max_bytes,
+                sp.segment_bytes,
+                sp.max_backoff_secs,
+                sp.firehose_concurrency
+            ),
+            (
+                None,
+                sd.max_bytes,
+                sd.segment_bytes,
+                sd.max_backoff_secs,
+                sd.firehose_concurrency
+            )
+        );
         assert_eq!(file.cloudwatch.max_event_bytes, Some(DEFAULT_MAX_MESSAGE_BYTES));
         assert_eq!(file.firehose.max_record_bytes, Some(MAX_RECORD_BYTES));
         assert_eq!(

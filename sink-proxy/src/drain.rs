@@ -131,7 +131,9 @@ pub fn spawn<D: Deliver>(
                         Err(e) => tracing::error!(queue = queue.name, error = %e, "spool: commit task failed"),
                     }
                 }
-                None if empty && *stop.borrow() => return,
+                // A read failed: try again (after its pause).
+                None if !empty => {}
+                None if *stop.borrow() => return,
                 None => {
                     tokio::select! {
                         () = queue.published.notified() => {}

@@ -91,10 +91,14 @@ impl ProxyProcess {
         matches!(self.child.try_wait(), Ok(None))
     }
 
+    /// Up, as the container health check sees it (an AWS outage is not
+    /// unhealthy: a restart during one must count as up).
     async fn wait_healthy(&self) -> Result<()> {
         let deadline = Instant::now() + Duration::from_secs(20);
         loop {
-            if let Ok(200) = get(self.addr, "/healthz").await.map(|(s, _)| s) {
+            if let Ok((status, body)) = get(self.addr, "/healthz").await
+                && sink_proxy::health::container_healthy(status, &body)
+            {
                 return Ok(());
             }
             if Instant::now() > deadline {
@@ -284,13 +288,44 @@ pub async fn drive(
     deadline: Instant,
     acked: Arc<AtomicUsize>,
 ) -> Result<Driven> {
+    drive_paced(
+        addr,
+        chunks,
+        workers,
+        backoff,
+        max_tries,
+        deadline,
+        acked,
+        Duration::ZERO,
+    )
+    .await
+}
+
+/// [`drive`] at a sustained rate: each worker starts a chunk at most every
+/// `pace` (an application logging steadily, not a backlog).
+#[allow(clippy::too_many_arguments)]
+pub async fn drive_paced(
+    addr: SocketAddr,
+    chunks: Arc<Vec<Chunk>>,
+    workers: usize,
+    backoff: Duration,
+    max_tries: usize,
+    deadline: Instant,
+    acked: Arc<AtomicUsize>,
+    pace: Duration,
+) -> Result<Driven> {
     let next = Arc::new(AtomicUsize::new(0));
     let mut tasks = Vec::new();
     for _ in 0..workers {
         let (chunks, next, acked) = (chunks.clone(), next.clone(), acked.clone());
         tasks.push(tokio::spawn(async move {
             let mut seen = Driven::default();
+            let mut tick = tokio::time::interval(pace.max(Duration::from_micros(1)));
+            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
+                if !pace.is_zero() {
+                    tick.tick().await;
+                }
                 let i = next.fetch_add(1, Ordering::Relaxed);
                 let Some(c) = chunks.get(i) else {
                     return Ok::<_, anyhow::Error>(seen);

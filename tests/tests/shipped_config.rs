@@ -71,6 +71,34 @@ fn conf_and_yaml_say_the_same() {
 }
 
 #[test]
+fn grace_lets_fluent_bit_flush_before_the_stop_timeout() {
+    let conf = sections();
+    let service = &conf
+        .iter()
+        .find(|(k, _)| k == "[SERVICE]")
+        .expect("a [SERVICE] section")
+        .1;
+    let grace: u64 = service["grace"].parse().unwrap();
+    let yaml = std::fs::read_to_string(workspace_root().join("fluent-bit/firelens.yaml")).unwrap();
+    assert!(yaml.contains(&format!("grace: {grace}")), "firelens.yaml says the same");
+    let task: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("examples/ecs/task-definition.json")).unwrap(),
+    )
+    .unwrap();
+    let router = task["containerDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "log_router")
+        .unwrap();
+    let stop = router["stopTimeout"].as_u64().unwrap();
+    assert!(
+        grace > 5 && grace + 5 <= stop,
+        "Grace {grace} s against stopTimeout {stop} s"
+    );
+}
+
+#[test]
 fn the_filter_section_fits_the_module() {
     let s = section("[FILTER]", "wasm");
     assert_eq!(s["function_name"], "firelens_classify");

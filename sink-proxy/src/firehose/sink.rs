@@ -149,8 +149,9 @@ impl FirehoseSink {
                     }),
                 );
             };
-            if err.throttled && self.streams.any_ready() {
-                // Another stream can take it now.
+            if err.throttled {
+                // The stream backs off on its own: the next pick waits for
+                // it, or takes another stream that is ready now.
                 delay = std::time::Duration::ZERO;
             }
             tracing::warn!(stream = self.streams.name(stream), attempt, error = %err.message, "firehose: retrying");

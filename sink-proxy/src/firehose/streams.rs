@@ -66,14 +66,6 @@ impl Streams {
             .map_or((start % n, Duration::ZERO), |(i, until)| (i, until - now))
     }
 
-    /// Whether some stream can be called now.
-    pub fn any_ready(&self) -> bool {
-        let now = Instant::now();
-        self.state
-            .lock()
-            .is_ok_and(|s| s.iter().any(|(until, _)| until.is_none_or(|u| u <= now)))
-    }
-
     pub fn throttled(&self, i: usize) {
         if let Ok(mut state) = self.state.lock()
             && let Some(s) = state.get_mut(i)
@@ -117,7 +109,6 @@ mod tests {
         s.throttled(0);
         s.throttled(1);
         s.throttled(1);
-        assert!(!s.any_ready());
         let (i, wait) = s.choose(Instant::now());
         assert_eq!(i, 0, "stream a backed off less");
         assert!(wait > Duration::ZERO && wait <= FIRST_BACKOFF * 2);

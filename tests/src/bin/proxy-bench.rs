@@ -1,8 +1,10 @@
 //! sink-proxy throughput and cost, measured: the real binary as its own
-//! process, a fast local stand-in for AWS (count only), and the shared
-//! corpus replayed as Fluent Bit's http output sends it (json_lines + gzip
-//! chunks, the tag in a header, health checks already dropped by the
-//! filter, errors marked). The proxy's CPU time and peak RSS come from /proc.
+//! process, a fast local stand-in for AWS (count only), and the corpus
+//! replayed as Fluent Bit's http output sends it (json_lines + gzip chunks,
+//! the tag in a header, health checks already dropped by the filter, errors
+//! marked), with the durable spool off and on. The proxy's CPU time and
+//! peak RSS come from /proc. What it leaves out: TLS (the stand-in is plain
+//! HTTP on loopback); SigV4 signing, JSON and base64 are included.
 //!
 //!   cargo build --release -p sink-proxy && cargo run --release -p firelens-e2e --bin proxy-bench -- --mib 512
 
@@ -26,6 +28,65 @@ struct Args {
     /// Records of the shared corpus to replay.
     #[arg(long, default_value_t = 20_000)]
     records: usize,
+    /// Runs of each mode (spool off, spool on), alternating; medians.
+    #[arg(long, default_value_t = 3)]
+    rounds: usize,
+}
+
+/// One run of the proxy over the plan.
+struct Measure {
+    cpu: f64,
+    wall: f64,
+    rss: f64,
+    metrics: String,
+}
+
+/// Sends the plan through a fresh proxy (spool on or off) and waits until
+/// the stand-in has every byte and event, so that CPU covers delivery too.
+async fn run(plan: &Arc<Vec<Chunk>>, concurrency: usize, spool: bool, bytes: u64, errors: u64) -> Result<Measure> {
+    let fake = FakeAws::start().await;
+    fake.with(|st| st.count_only = true);
+    let mut args = vec!["--log-group", "/bench/errors", "--delivery-stream", "bench"];
+    if !spool {
+        args.extend(["--spool-dir", "off"]);
+    }
+    let proxy = ProxyProcess::start(&fake.endpoint, &args).await?;
+    let cpu0 = proxy.cpu_seconds()?;
+    let started = Instant::now();
+    let deadline = started + Duration::from_secs(600);
+    drive(
+        proxy.addr,
+        plan.clone(),
+        concurrency,
+        Duration::from_millis(100),
+        50,
+        deadline,
+        Default::default(),
+    )
+    .await?;
+    loop {
+        let (fh_bytes, events) = fake.with(|st| (st.record_bytes, st.event_count));
+        if fh_bytes >= bytes && events >= errors {
+            break;
+        }
+        if Instant::now() > deadline {
+            bail!("not everything arrived: {fh_bytes} of {bytes} bytes, {events} of {errors} events");
+        }
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
+    let wall = started.elapsed().as_secs_f64();
+    let cpu = proxy.cpu_seconds()? - cpu0;
+    Ok(Measure {
+        cpu,
+        wall,
+        rss: proxy.peak_rss_mib()?,
+        metrics: proxy.metrics().await?,
+    })
+}
+
+fn median(mut v: Vec<f64>) -> f64 {
+    v.sort_by(f64::total_cmp);
+    v[v.len() / 2]
 }
 
 #[tokio::main]
@@ -37,13 +98,6 @@ async fn main() -> Result<()> {
     // About 1 MB per chunk, as Fluent Bit's chunks under load.
     let chunks = corpus_chunks(&corpus.records, &corpus.labels, 2_600, 0)?;
     let line_lens: Vec<usize> = chunks.iter().flat_map(|c| c.lines.iter().map(String::len)).collect();
-    let fake = FakeAws::start().await;
-    fake.with(|st| st.count_only = true);
-    let proxy = ProxyProcess::start(
-        &fake.endpoint,
-        &["--log-group", "/bench/errors", "--delivery-stream", "bench"],
-    )
-    .await?;
 
     // Round robin over the chunks until the volume is reached.
     let target = args.mib << 20;
@@ -63,26 +117,16 @@ async fn main() -> Result<()> {
         });
     }
     let requests = plan.len();
-    let cpu0 = proxy.cpu_seconds()?;
-    let started = Instant::now();
-    let deadline = started + Duration::from_secs(600);
-    drive(
-        proxy.addr,
-        Arc::new(plan),
-        args.concurrency,
-        Duration::from_millis(100),
-        50,
-        deadline,
-        Default::default(),
-    )
-    .await?;
-    let wall = started.elapsed().as_secs_f64();
-    let cpu = proxy.cpu_seconds()? - cpu0;
-    let rss = proxy.peak_rss_mib()?;
-    let metrics = proxy.metrics().await?;
-    drop(proxy);
+    let plan = Arc::new(plan);
+    // Spool off and on, alternating, in one run: the machine's noise hits both.
+    let mut off = Vec::new();
+    let mut on = Vec::new();
+    for _ in 0..args.rounds {
+        off.push(run(&plan, args.concurrency, false, bytes as u64, errors as u64).await?);
+        on.push(run(&plan, args.concurrency, true, bytes as u64, errors as u64).await?);
+    }
+    let metrics = on.last().map(|m| m.metrics.clone()).unwrap_or_default();
 
-    let (fh_lines, events) = fake.with(|st| (st.record_bytes, st.event_count));
     let mib = bytes as f64 / (1 << 20) as f64;
     let gib = bytes as f64 / (1u64 << 30) as f64;
     let units = sample(&metrics, "sink_proxy_firehose_billed_units_total");
@@ -92,29 +136,45 @@ async fn main() -> Result<()> {
     let per_round: u64 = units_one_record_per_line(line_lens.iter().copied());
     let rounds = lines as f64 / line_lens.len() as f64;
     let classic_units = per_round as f64 * rounds;
-    if fh_lines < bytes as u64 || events < errors as u64 {
-        bail!("not everything arrived: {fh_lines} of {bytes} bytes, {events} of {errors} events");
-    }
 
     println!(
-        "sink-proxy, {mib:.0} MiB of FireLens logs ({lines} records, {errors} errors) in {requests} requests, {} in flight",
-        args.concurrency
+        "sink-proxy, {mib:.0} MiB of FireLens logs ({lines} records, {errors} errors) in {requests} requests, {} in flight; \
+         spool off and on alternating, median of {} each; CPU counted until AWS has everything",
+        args.concurrency, args.rounds
     );
     println!();
-    println!("| measure | value |");
+    let cpu = |ms: &[Measure]| median(ms.iter().map(|m| m.cpu).collect());
+    let wall = |ms: &[Measure]| median(ms.iter().map(|m| m.wall).collect());
+    let rss = |ms: &[Measure]| ms.iter().map(|m| m.rss).fold(0.0, f64::max);
+    let (c_off, c_on) = (cpu(&off), cpu(&on));
+    println!("| measure | spool off | spool on | on / off |");
+    println!("|---|---:|---:|---:|");
+    println!("| proxy CPU time | {c_off:.2} s | {c_on:.2} s | {:.2}x |", c_on / c_off);
+    println!(
+        "| throughput per core (uncompressed MiB / proxy CPU s) | {:.0} MiB/s | {:.0} MiB/s | |",
+        mib / c_off,
+        mib / c_on
+    );
+    println!(
+        "| records per core-second | {:.0} | {:.0} | |",
+        lines as f64 / c_off,
+        lines as f64 / c_on
+    );
+    println!(
+        "| CPU seconds per GiB | {:.2} | {:.2} | {:.2}x |",
+        c_off / gib,
+        c_on / gib,
+        c_on / c_off
+    );
+    println!(
+        "| wall-clock throughput (2 cores shared with driver and stand-in) | {:.0} MiB/s | {:.0} MiB/s | |",
+        mib / wall(&off),
+        mib / wall(&on)
+    );
+    println!("| peak RSS | {:.1} MiB | {:.1} MiB | |", rss(&off), rss(&on));
+    println!();
+    println!("| cost (spool on) | value |");
     println!("|---|---:|");
-    println!("| proxy CPU time | {cpu:.2} s |");
-    println!(
-        "| throughput per core (uncompressed MiB / proxy CPU s) | {:.0} MiB/s |",
-        mib / cpu
-    );
-    println!("| records per core-second | {:.0} |", lines as f64 / cpu);
-    println!("| CPU seconds per GiB | {:.2} |", cpu / gib);
-    println!(
-        "| wall-clock throughput (2 cores shared with driver and stand-in) | {:.0} MiB/s |",
-        mib / wall
-    );
-    println!("| peak RSS | {rss:.1} MiB |");
     println!("| Firehose records sent | {fh_records} |");
     println!(
         "| Firehose 5 KiB units per GiB, sink-proxy | {:.0} |",
