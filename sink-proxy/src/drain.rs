@@ -161,3 +161,121 @@ async fn deliver<D: Deliver>(dest: Arc<D>, entry: Entry, backoff: Backoff) {
         tokio::time::sleep(backoff.delay(failures)).await;
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::outcome::Failure;
+    use crate::spool::{Settings, Spool, share};
+    use std::sync::Mutex;
+    use std::sync::atomic::AtomicUsize;
+
+    /// Fails its first `fail` attempts, then takes everything.
+    struct Flaky {
+        fail: AtomicUsize,
+        attempts: AtomicUsize,
+        got: Mutex<Vec<Vec<u8>>>,
+    }
+
+    impl Deliver for Flaky {
+        async fn attempt(&self, entry: &Entry, _done: &(dyn Fn(&PartId) -> bool + Sync)) -> Outcome {
+            self.attempts.fetch_add(1, Ordering::Relaxed);
+            if self
+                .fail
+                .fetch_update(Ordering::Relaxed, Ordering::Relaxed, |n| n.checked_sub(1))
+                .is_ok()
+            {
+                return Outcome {
+                    accepted: Vec::new(),
+                    result: Err(Failure {
+                        message: "down".into(),
+                        permanent: false,
+                    }),
+                };
+            }
+            let lines = share::lines(&entry.payload).unwrap();
+            self.got.lock().unwrap().extend(lines.iter().map(|l| l.to_vec()));
+            Outcome::default()
+        }
+
+        fn damaged(&self, _: &str, _: u64) {}
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn entries_are_delivered_in_order_retried_until_accepted_and_committed() {
+        let dir = std::env::temp_dir().join(format!("drain-test-{}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        let settings = Settings {
+            dir: dir.clone(),
+            max_bytes: 1 << 30,
+            segment_bytes: 200,
+        };
+        let (spool, _) = Spool::open(&settings, &["q"]).unwrap();
+        for i in 0..30u8 {
+            spool
+                .append(vec![(0, share::lines_frame(&[vec![i; 50]], 1))])
+                .await
+                .unwrap();
+        }
+        let queue = spool.queue(0).unwrap().clone();
+        let dest = Arc::new(Flaky {
+            fail: AtomicUsize::new(5),
+            attempts: AtomicUsize::new(0),
+            got: Mutex::default(),
+        });
+        let oldest = Arc::new(AtomicU64::new(0));
+        let (stop, watch) = watch::channel(false);
+        let backoff = Backoff {
+            first: Duration::from_millis(1),
+            max: Duration::from_millis(4),
+        };
+        let task = spawn(queue.clone(), dest.clone(), 1, backoff, oldest.clone(), watch);
+        // More while it runs: the drain wakes up for them.
+        for i in 30..40u8 {
+            spool
+                .append(vec![(0, share::lines_frame(&[vec![i; 50]], 1))])
+                .await
+                .unwrap();
+        }
+        stop.send(true).unwrap();
+        tokio::time::timeout(Duration::from_secs(10), task)
+            .await
+            .unwrap()
+            .unwrap();
+        let got = dest.got.lock().unwrap().clone();
+        assert_eq!(got, (0..40u8).map(|i| vec![i; 50]).collect::<Vec<_>>());
+        assert_eq!(
+            dest.attempts.load(Ordering::Relaxed),
+            45,
+            "5 failed attempts, then one each"
+        );
+        assert_eq!(oldest.load(Ordering::Relaxed), 0, "nothing pending");
+        drop(spool);
+        // Everything was committed: a new drain finds nothing to send.
+        let (spool, _) = Spool::open(&settings, &["q"]).unwrap();
+        let q = spool.queue(0).unwrap();
+        let mut at = q.position();
+        loop {
+            match q.read(at).unwrap() {
+                Read::Moved { next } => at = next,
+                Read::Empty => break,
+                other => panic!("left undelivered: {other:?}"),
+            }
+        }
+        drop(spool);
+        std::fs::remove_dir_all(dir).unwrap();
+    }
+
+    #[test]
+    fn backoff_doubles_to_its_cap_with_jitter() {
+        let b = Backoff {
+            first: Duration::from_secs(1),
+            max: Duration::from_secs(30),
+        };
+        for (failures, cap) in [(0, 1), (1, 2), (3, 8), (10, 30)] {
+            let d = b.delay(failures);
+            let cap = Duration::from_secs(cap);
+            assert!(d >= cap / 2 && d <= cap, "{failures}: {d:?}");
+        }
+    }
+}

@@ -151,14 +151,12 @@ impl Spooled {
     }
 }
 
+/// Drains start only for configured destinations, so this is a bug.
 fn not_configured(dest: Destination) -> Outcome {
     Outcome {
         accepted: Vec::new(),
         result: Err(Failure {
-            message: format!(
-                "spooled entries for {} but it is not configured; they wait until it is",
-                dest.name()
-            ),
+            message: format!("{} is not configured", dest.name()),
             permanent: true,
         }),
     }
@@ -186,6 +184,22 @@ impl Proxy {
             };
             for (i, dest) in QUEUES.iter().enumerate() {
                 let Some(queue) = spool.queue(i) else { continue };
+                let configured = match dest {
+                    Destination::Firehose => self.firehose.is_some(),
+                    Destination::CloudWatch => self.cloudwatch.is_some(),
+                    Destination::DeadLetter => self.dead_letter.is_some(),
+                };
+                if !configured {
+                    // Entries from a run with other settings wait on disk
+                    // (a drain would fail for ever and fail the health check).
+                    if queue.position() != queue.end() {
+                        tracing::warn!(
+                            queue = queue.name,
+                            "spool: entries wait for a destination that is not configured now"
+                        );
+                    }
+                    continue;
+                }
                 let concurrency = match dest {
                     Destination::Firehose => self.config.firehose_concurrency,
                     _ => 1,
@@ -208,6 +222,13 @@ impl Proxy {
 }
 
 impl Drains {
+    /// Stops at once, leaving what is not delivered in the spool.
+    pub fn abort(self) {
+        for task in self.tasks {
+            task.abort();
+        }
+    }
+
     /// Shutdown: the drains deliver what they can until `deadline`; the rest
     /// stays spooled for the next start.
     pub async fn finish(self, deadline: Instant) {

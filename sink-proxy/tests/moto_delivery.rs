@@ -44,22 +44,32 @@ fn cw_message(r: &Value) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn records_reach_s3_through_firehose_and_errors_reach_cloudwatch() {
+    records_reach_their_destinations(false).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn through_the_spool_records_reach_s3_and_errors_reach_cloudwatch() {
+    records_reach_their_destinations(true).await;
+}
+
+async fn records_reach_their_destinations(spooled: bool) {
     let moto = Moto::start().await.unwrap();
     let sdk = sdk_config(&moto.endpoint).await;
     local_aws::create_archive(&sdk, BUCKET, STREAM).await.unwrap();
-    let proxy = RunningProxy::start(
-        &[
-            "--log-group",
-            GROUP,
-            "--log-stream",
-            "ecs/{container_name}",
-            "--delivery-stream",
-            STREAM,
-        ],
-        "[cloudwatch]\nretention_days = 7\n",
-        &sdk,
-    )
-    .await;
+    let args = [
+        "--log-group",
+        GROUP,
+        "--log-stream",
+        "ecs/{container_name}",
+        "--delivery-stream",
+        STREAM,
+    ];
+    let file = "[cloudwatch]\nretention_days = 7\n";
+    let proxy = if spooled {
+        RunningProxy::start_spooled(&args, file, &sdk, "moto").await
+    } else {
+        RunningProxy::start(&args, file, &sdk).await
+    };
 
     let t0 = now_secs() - 60.0;
     let mut sent: Vec<Value> = Vec::new();
@@ -127,6 +137,7 @@ async fn records_reach_s3_through_firehose_and_errors_reach_cloudwatch() {
     .await;
     assert_eq!(a.status, 200, "{}", a.body);
     sent.extend(mp_records.iter().cloned());
+    proxy.wait_drained().await;
 
     // S3: exactly the lines sent (each newline-terminated), plus one dead letter.
     let objects: Vec<Vec<u8>> = local_aws::s3_objects(&sdk, BUCKET)
@@ -226,4 +237,50 @@ async fn events_aws_rejects_as_too_old_are_counted_not_retried() {
         proxy.metric(r#"sink_proxy_cloudwatch_rejected_events_total{reason="too_old_or_expired"}"#),
         1
     );
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn spooled_events_past_what_cloudwatch_accepts_are_dead_lettered_not_lost() {
+    let moto = Moto::start().await.unwrap();
+    let sdk = sdk_config(&moto.endpoint).await;
+    local_aws::create_archive(&sdk, BUCKET, STREAM).await.unwrap();
+    let proxy = RunningProxy::start_spooled(
+        &["--log-group", GROUP, "--delivery-stream", STREAM],
+        "",
+        &sdk,
+        "expired",
+    )
+    .await;
+    let old = now_secs() - 20.0 * 86400.0;
+    let lines = vec![
+        record(old, "web", "ERROR ancient", true).to_string(),
+        record(now_secs(), "web", "ERROR fresh", true).to_string(),
+    ];
+    let a = post_chunk(proxy.addr, "web-firelens-1", &lines).await;
+    assert_eq!(a.status, 200, "{}", a.body);
+    proxy.wait_drained().await;
+    let events = log_events(&sdk, "web-firelens-1").await;
+    assert_eq!(events.len(), 1);
+    assert!(events[0].1.contains("ERROR fresh"));
+    assert_eq!(
+        proxy.metric(r#"sink_proxy_dead_letter_records_total{reason="expired"}"#),
+        1
+    );
+    // In S3: both records, and the expired event as a dead letter.
+    let lines: Vec<String> = local_aws::s3_objects(&sdk, BUCKET)
+        .await
+        .unwrap()
+        .into_iter()
+        .flat_map(|(_, d)| {
+            String::from_utf8(d)
+                .unwrap()
+                .lines()
+                .map(str::to_owned)
+                .collect::<Vec<_>>()
+        })
+        .collect();
+    let dead: Vec<&String> = lines.iter().filter(|l| l.contains("sink_proxy_error")).collect();
+    assert_eq!(dead.len(), 1, "{lines:?}");
+    assert!(dead[0].contains("expired") && dead[0].contains("ERROR ancient"));
+    assert_eq!(lines.len(), 3);
 }

@@ -158,6 +158,11 @@ impl Spool {
         })
     }
 
+    /// Whether some queue holds entries not yet delivered.
+    pub fn pending(&self) -> bool {
+        self.queues.iter().any(|q| q.position() != q.end())
+    }
+
     /// Flushes every queue's cursor (shutdown).
     pub fn sync(&self) {
         for q in &self.queues {

@@ -153,6 +153,15 @@ impl Queue {
         self.read.lock().map_or(Pos::default(), |r| r.committed)
     }
 
+    /// Where the published entries end.
+    pub fn end(&self) -> Pos {
+        self.segments
+            .lock()
+            .ok()
+            .and_then(|s| s.back().map(|&(segment, offset)| Pos { segment, offset }))
+            .unwrap_or_default()
+    }
+
     /// Called by the writer after an fsync: `seq` now holds `len` bytes.
     pub(super) fn publish(&self, seq: u64, len: u64) {
         if let Ok(mut segs) = self.segments.lock() {

@@ -23,14 +23,45 @@ pub struct RunningProxy {
     pub proxy: Arc<Proxy>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     task: Option<tokio::task::JoinHandle<()>>,
+    drains: Option<sink_proxy::spooled::Drains>,
+    spool_dir: Option<std::path::PathBuf>,
 }
 
 impl RunningProxy {
-    /// `args` as on the command line, `file` as the TOML config file.
+    /// `args` as on the command line, `file` as the TOML config file; no
+    /// spool: 2xx once AWS has a chunk.
     pub async fn start(args: &[&str], file: &str, sdk: &aws_config::SdkConfig) -> Self {
+        Self::start_with(args, file, sdk, None).await
+    }
+
+    /// With a spool in a fresh directory named `name` (removed on drop),
+    /// and its drains running.
+    pub async fn start_spooled(args: &[&str], file: &str, sdk: &aws_config::SdkConfig, name: &str) -> Self {
+        let dir = std::env::temp_dir().join(format!("sink-proxy-test-spool-{}-{name}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&dir);
+        Self::start_with(args, file, sdk, Some(dir)).await
+    }
+
+    async fn start_with(
+        args: &[&str],
+        file: &str,
+        sdk: &aws_config::SdkConfig,
+        spool_dir: Option<std::path::PathBuf>,
+    ) -> Self {
         let cli = Cli::try_parse_from(std::iter::once("sink-proxy").chain(args.iter().copied())).unwrap();
         let config = Config::new(cli, Some(file), |k| (k == "TEST_TOKEN").then(|| "s3cret".to_owned())).unwrap();
-        let proxy = Arc::new(Proxy::new(config, sdk));
+        let mut proxy = Proxy::new(config, sdk);
+        if let Some(dir) = &spool_dir {
+            let settings = sink_proxy::spool::Settings {
+                dir: dir.clone(),
+                max_bytes: 1 << 30,
+                segment_bytes: 1 << 20,
+            };
+            let names = sink_proxy::proxy::QUEUES.map(|d| d.name());
+            proxy = proxy.with_spool(sink_proxy::spool::Spool::open(&settings, &names).unwrap().0);
+        }
+        let proxy = Arc::new(proxy);
+        let drains = spool_dir.as_ref().map(|_| proxy.start_drains());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
         let addr = listener.local_addr().unwrap();
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
@@ -42,6 +73,17 @@ impl RunningProxy {
             proxy,
             stop: Some(stop),
             task: Some(task),
+            drains,
+            spool_dir,
+        }
+    }
+
+    /// With a spool: until every queue is delivered (at most 60 s).
+    pub async fn wait_drained(&self) {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        while self.proxy.spool().is_some_and(|s| s.pending()) {
+            assert!(std::time::Instant::now() < deadline, "the spool did not drain");
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
     }
 
@@ -73,6 +115,12 @@ impl Drop for RunningProxy {
     fn drop(&mut self) {
         if let Some(t) = self.task.take() {
             t.abort();
+        }
+        if let Some(d) = self.drains.take() {
+            d.abort();
+        }
+        if let Some(dir) = &self.spool_dir {
+            let _ = std::fs::remove_dir_all(dir);
         }
     }
 }

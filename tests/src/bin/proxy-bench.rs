@@ -41,11 +41,25 @@ struct Measure {
     metrics: String,
 }
 
-/// Sends the plan through a fresh proxy (spool on or off) and waits until
-/// the stand-in has every byte and event, so that CPU covers delivery too.
-async fn run(plan: &Arc<Vec<Chunk>>, concurrency: usize, spool: bool, bytes: u64, errors: u64) -> Result<Measure> {
+#[derive(Clone, Copy, PartialEq)]
+enum Mode {
+    SpoolOff,
+    SpoolOn,
+    /// Spool on with AWS down: the CPU of taking chunks in alone.
+    IngestOnly,
+}
+
+/// Sends the plan through a fresh proxy and waits until the stand-in has
+/// every byte and event, so that CPU covers delivery too (but for
+/// `IngestOnly`, which stops once every chunk is acknowledged).
+async fn run(plan: &Arc<Vec<Chunk>>, concurrency: usize, mode: Mode, bytes: u64, errors: u64) -> Result<Measure> {
+    let spool = mode != Mode::SpoolOff;
     let fake = FakeAws::start().await;
-    fake.with(|st| st.count_only = true);
+    fake.with(|st| {
+        st.count_only = true;
+        st.firehose_down = mode == Mode::IngestOnly;
+        st.logs_down = mode == Mode::IngestOnly;
+    });
     let mut args = vec!["--log-group", "/bench/errors", "--delivery-stream", "bench"];
     if !spool {
         args.extend(["--spool-dir", "off"]);
@@ -64,13 +78,10 @@ async fn run(plan: &Arc<Vec<Chunk>>, concurrency: usize, spool: bool, bytes: u64
         Default::default(),
     )
     .await?;
-    loop {
-        let (fh_bytes, events) = fake.with(|st| (st.record_bytes, st.event_count));
-        if fh_bytes >= bytes && events >= errors {
-            break;
-        }
+    // Until the stand-in has every byte and event (AWS down: nothing comes).
+    while mode != Mode::IngestOnly && !arrived(&fake, bytes, errors) {
         if Instant::now() > deadline {
-            bail!("not everything arrived: {fh_bytes} of {bytes} bytes, {events} of {errors} events");
+            bail!("not everything arrived within 10 minutes");
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
@@ -82,6 +93,10 @@ async fn run(plan: &Arc<Vec<Chunk>>, concurrency: usize, spool: bool, bytes: u64
         rss: proxy.peak_rss_mib()?,
         metrics: proxy.metrics().await?,
     })
+}
+
+fn arrived(fake: &FakeAws, bytes: u64, errors: u64) -> bool {
+    fake.with(|st| st.record_bytes >= bytes && st.event_count >= errors)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -121,9 +136,11 @@ async fn main() -> Result<()> {
     // Spool off and on, alternating, in one run: the machine's noise hits both.
     let mut off = Vec::new();
     let mut on = Vec::new();
+    let mut ingest = Vec::new();
     for _ in 0..args.rounds {
-        off.push(run(&plan, args.concurrency, false, bytes as u64, errors as u64).await?);
-        on.push(run(&plan, args.concurrency, true, bytes as u64, errors as u64).await?);
+        off.push(run(&plan, args.concurrency, Mode::SpoolOff, bytes as u64, errors as u64).await?);
+        on.push(run(&plan, args.concurrency, Mode::SpoolOn, bytes as u64, errors as u64).await?);
+        ingest.push(run(&plan, args.concurrency, Mode::IngestOnly, bytes as u64, errors as u64).await?);
     }
     let metrics = on.last().map(|m| m.metrics.clone()).unwrap_or_default();
 
@@ -172,6 +189,14 @@ async fn main() -> Result<()> {
         mib / wall(&on)
     );
     println!("| peak RSS | {:.1} MiB | {:.1} MiB | |", rss(&off), rss(&on));
+    let c_in = cpu(&ingest);
+    println!();
+    println!(
+        "Ingest alone (spool on, AWS down: chunks acknowledged once on disk, nothing delivered): \
+         {:.0} MiB/s per core, {:.2} CPU s per GiB.",
+        mib / c_in,
+        c_in / gib
+    );
     println!();
     println!("| cost (spool on) | value |");
     println!("|---|---:|");
