@@ -127,26 +127,74 @@ pub async fn post_chunk(addr: SocketAddr, tag: &str, records: &[&Kept]) -> Resul
 }
 
 /// A sink-proxy serving on loopback against `sdk`'s endpoint, with the
-/// demo's destinations.
-pub async fn start_proxy(sdk: &aws_config::SdkConfig) -> Result<(SocketAddr, Arc<sink_proxy::proxy::Proxy>)> {
-    use clap::Parser;
-    let cli = sink_proxy::config::Cli::try_parse_from([
-        "sink-proxy",
-        "--log-group",
-        LOG_GROUP,
-        "--delivery-stream",
-        DELIVERY_STREAM,
-    ])?;
-    let config = sink_proxy::config::Config::new(cli, None, |_| None).map_err(anyhow::Error::msg)?;
-    let proxy = Arc::new(sink_proxy::proxy::Proxy::new(config, sdk));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-    let addr = listener.local_addr()?;
-    tokio::spawn(sink_proxy::server::serve(
-        listener,
-        proxy.clone(),
-        std::future::pending(),
-    ));
-    Ok((addr, proxy))
+/// demo's destinations and, as shipped, a durable spool (in a fresh
+/// temporary directory, removed on drop).
+pub struct RunningProxy {
+    pub addr: SocketAddr,
+    pub proxy: Arc<sink_proxy::proxy::Proxy>,
+    drains: Option<sink_proxy::spooled::Drains>,
+    spool_dir: std::path::PathBuf,
+}
+
+impl RunningProxy {
+    pub async fn start(sdk: &aws_config::SdkConfig) -> Result<Self> {
+        use clap::Parser;
+        static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+        let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let spool_dir = std::env::temp_dir().join(format!("firelens-e2e-spool-{}-{n}", std::process::id()));
+        let _ = std::fs::remove_dir_all(&spool_dir);
+        let cli = sink_proxy::config::Cli::try_parse_from([
+            "sink-proxy",
+            "--log-group",
+            LOG_GROUP,
+            "--delivery-stream",
+            DELIVERY_STREAM,
+            "--spool-dir",
+            spool_dir.to_str().context("temp dir")?,
+        ])?;
+        let config = sink_proxy::config::Config::new(cli, None, |_| None).map_err(anyhow::Error::msg)?;
+        let sink_proxy::config::SpoolChoice::Required(settings) = &config.spool else {
+            bail!("the spool is configured")
+        };
+        let names = sink_proxy::proxy::QUEUES.map(|d| d.name());
+        let (spool, _) = sink_proxy::spool::Spool::open(settings, &names)?;
+        let proxy = Arc::new(sink_proxy::proxy::Proxy::new(config, sdk).with_spool(spool));
+        let drains = Some(proxy.start_drains());
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
+        let addr = listener.local_addr()?;
+        tokio::spawn(sink_proxy::server::serve(
+            listener,
+            proxy.clone(),
+            std::future::pending(),
+        ));
+        Ok(Self {
+            addr,
+            proxy,
+            drains,
+            spool_dir,
+        })
+    }
+
+    /// Until the spool has delivered everything (at most `limit`).
+    pub async fn drained(&self, limit: std::time::Duration) -> Result<()> {
+        let deadline = std::time::Instant::now() + limit;
+        while self.proxy.spool().is_some_and(|s| s.pending()) {
+            if std::time::Instant::now() > deadline {
+                bail!("the spool did not drain within {limit:?}");
+            }
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for RunningProxy {
+    fn drop(&mut self) {
+        if let Some(d) = self.drains.take() {
+            d.abort();
+        }
+        let _ = std::fs::remove_dir_all(&self.spool_dir);
+    }
 }
 
 /// What landed where.
@@ -184,7 +232,8 @@ pub struct Run {
 
 pub async fn run(module: &Path, records: &[Value], sdk: &aws_config::SdkConfig) -> Result<Run> {
     local_aws::create_archive(sdk, BUCKET, DELIVERY_STREAM).await?;
-    let (addr, proxy) = start_proxy(sdk).await?;
+    let proxy = RunningProxy::start(sdk).await?;
+    let addr = proxy.addr;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
         .as_millis() as i64
@@ -200,11 +249,13 @@ pub async fn run(module: &Path, records: &[Value], sdk: &aws_config::SdkConfig) 
         }
     }
     let n = chunks.len();
+    // Acknowledged once spooled: what lands, lands when the drains are done.
+    proxy.drained(std::time::Duration::from_secs(120)).await?;
     Ok(Run {
         landed: landed(sdk).await?,
         filtered,
         chunks: n,
-        metrics: proxy.metrics.render(),
+        metrics: proxy.proxy.metrics.render(),
     })
 }
 
