@@ -218,11 +218,9 @@ async fn records_reach_their_destinations(spooled: bool) {
     proxy.shutdown().await;
 }
 
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn events_aws_rejects_as_too_old_are_counted_not_retried() {
-    let moto = Moto::start().await.unwrap();
-    let sdk = sdk_config(&moto.endpoint).await;
-    let proxy = RunningProxy::start(&["--log-group", GROUP], "", &sdk).await;
+/// Posts an error 20 days old and a fresh one: only the fresh one reaches
+/// CloudWatch.
+async fn post_ancient_and_fresh(proxy: &RunningProxy, sdk: &aws_config::SdkConfig) {
     let old = now_secs() - 20.0 * 86400.0;
     let lines = vec![
         record(old, "web", "ERROR ancient", true).to_string(),
@@ -230,9 +228,18 @@ async fn events_aws_rejects_as_too_old_are_counted_not_retried() {
     ];
     let a = post_chunk(proxy.addr, "web-firelens-1", &lines).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    let events = log_events(&sdk, "web-firelens-1").await;
+    proxy.wait_drained().await;
+    let events = log_events(sdk, "web-firelens-1").await;
     assert_eq!(events.len(), 1);
     assert!(events[0].1.contains("ERROR fresh"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn events_aws_rejects_as_too_old_are_counted_not_retried() {
+    let moto = Moto::start().await.unwrap();
+    let sdk = sdk_config(&moto.endpoint).await;
+    let proxy = RunningProxy::start(&["--log-group", GROUP], "", &sdk).await;
+    post_ancient_and_fresh(&proxy, &sdk).await;
     assert_eq!(
         proxy.metric(r#"sink_proxy_cloudwatch_rejected_events_total{reason="too_old_or_expired"}"#),
         1
@@ -251,17 +258,7 @@ async fn spooled_events_past_what_cloudwatch_accepts_are_dead_lettered_not_lost(
         "expired",
     )
     .await;
-    let old = now_secs() - 20.0 * 86400.0;
-    let lines = vec![
-        record(old, "web", "ERROR ancient", true).to_string(),
-        record(now_secs(), "web", "ERROR fresh", true).to_string(),
-    ];
-    let a = post_chunk(proxy.addr, "web-firelens-1", &lines).await;
-    assert_eq!(a.status, 200, "{}", a.body);
-    proxy.wait_drained().await;
-    let events = log_events(&sdk, "web-firelens-1").await;
-    assert_eq!(events.len(), 1);
-    assert!(events[0].1.contains("ERROR fresh"));
+    post_ancient_and_fresh(&proxy, &sdk).await;
     assert_eq!(
         proxy.metric(r#"sink_proxy_dead_letter_records_total{reason="expired"}"#),
         1
