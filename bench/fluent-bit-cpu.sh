@@ -8,7 +8,7 @@
 # in aws-for-fluent-bit 3.x) and, for the AOT rows, the .aot files that
 # scripts/build-wasm.sh writes when WAMRC points at wamrc 2.4.1 (keep WAMRC
 # set here too, for the floor module's AOT row).
-# Method (as shared/docs/fluent-bit-wasm-host.md): tail + json parser over
+# Method: tail + json parser over
 # RECORDS FireLens records, null output, user+sys CPU seconds of the process.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -22,7 +22,7 @@ AOT=$OUT/firelens_filter.$ARCH.aot
 [ -f "$WASM" ] || { echo "build the module first: scripts/build-wasm.sh" >&2; exit 1; }
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
-python3 ../shared/corpus/gen_firelens.py "$N" "$work/corpus" >/dev/null
+cargo run -q --release -p wasm-host --bin firelens-corpus -- "$N" "$work/corpus" 2>/dev/null
 mkdir -p "$work/rules"   # empty Accessible_Paths dir: built-in rules
 # Floor modules: `copy` returns every record, `drop` returns "" (the cost of
 # Fluent Bit's own JSON round trip, with no classification at all), `scan`

@@ -2,7 +2,7 @@
 //! pointer checks, per-instance state, and the fail-open paths. All
 //! classification logic is in `Classifier`.
 //!
-//! Host contract (shared/docs/fluent-bit-wasm-host.md, filter_wasm.c v4.2.2):
+//! Host contract (Fluent Bit v4.2.2 plugins/filter_wasm/filter_wasm.c and src/wasm/flb_wasm.c):
 //! the tag and record are NUL-terminated copies in our linear memory, freed
 //! after the call; the returned C string is copied (`strdup`) before that and
 //! never freed, so the output buffer is ours to reuse; `""` drops the record,

@@ -133,7 +133,7 @@ impl Classifier {
         })
     }
 
-    /// The built-in rules of shared/docs/classification.md.
+    /// The built-in rules (the README's "What it decides").
     pub fn builtin() -> Self {
         match Self::new(&RulesFile::default()) {
             Ok(c) => c,

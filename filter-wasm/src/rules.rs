@@ -1,5 +1,5 @@
 //! Rules are data: this is their file format (TOML), the built-in defaults
-//! (shared/docs/classification.md), and validation. `Classifier::new` compiles
+//! (the README's "What it decides"), and validation. `Classifier::new` compiles
 //! a validated `RulesFile` into the form the per-record path uses.
 
 use serde::Deserialize;

@@ -1,6 +1,6 @@
 //! Running sink-proxy as ECS does, for the reliability tests and the
 //! benchmark: the real binary as its own process (so it can be killed),
-//! pointed at a local AWS stand-in; chunks of the shared corpus as Fluent
+//! pointed at a local AWS stand-in; chunks of the labelled corpus as Fluent
 //! Bit's http output sends them; and a driver that, like Fluent Bit, sends a
 //! chunk again until it is accepted.
 
@@ -208,7 +208,7 @@ impl Chunk {
     }
 }
 
-/// The shared corpus as the filter leaves it (health checks dropped, errors
+/// The labelled corpus as the filter leaves it (health checks dropped, errors
 /// marked) and the http output writes it (`date` first), in chunks of up to
 /// `lines_per_chunk` lines per tag. `round` makes every line distinct.
 pub fn corpus_chunks(records: &[Value], labels: &[String], lines_per_chunk: usize, round: usize) -> Result<Vec<Chunk>> {

@@ -1,4 +1,4 @@
-//! End to end on the shared corpus: every record through the Wasm filter as
+//! End to end on the labelled corpus: every record through the Wasm filter as
 //! Fluent Bit 4.2 runs it, then Fluent Bit's http output into sink-proxy,
 //! then CloudWatch Logs and Firehose → S3 (moto). Exact counts and contents
 //! per destination against the corpus's expected labels.
@@ -10,7 +10,7 @@ use std::collections::{BTreeMap, HashMap};
 const ECS_KEYS: [&str; 3] = ["ecs_cluster", "ecs_task_arn", "ecs_task_definition"];
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_shared_corpus_lands_exactly_where_it_belongs() {
+async fn the_corpus_lands_exactly_where_it_belongs() {
     let dir = std::env::temp_dir().join(format!("firelens-e2e-{}", std::process::id()));
     let corpus = wasm_host::corpus::generate(20_000, 11, &dir).unwrap();
     let moto = local_aws::Moto::start().await.unwrap();

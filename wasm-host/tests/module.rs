@@ -118,13 +118,13 @@ fn run_corpus(execution: Execution, n: usize, seed: u64) {
 }
 
 #[test]
-fn shared_corpus_agrees_100_percent_compiled() {
+fn the_corpus_agrees_100_percent_compiled() {
     run_corpus(Execution::Compiled, 20_000, 1);
     run_corpus(Execution::Compiled, 20_000, 7);
 }
 
 #[test]
-fn shared_corpus_agrees_100_percent_interpreted() {
+fn the_corpus_agrees_100_percent_interpreted() {
     run_corpus(Execution::Interpreted, 3_000, 3);
 }
 

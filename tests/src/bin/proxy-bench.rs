@@ -25,7 +25,7 @@ struct Args {
     /// Requests in flight at once (Fluent Bit's http output: 2 workers).
     #[arg(long, default_value_t = 2)]
     concurrency: usize,
-    /// Records of the shared corpus to replay.
+    /// Records of the labelled corpus to replay.
     #[arg(long, default_value_t = 20_000)]
     records: usize,
     /// Runs of each mode (spool off, spool on), alternating; medians.

@@ -48,7 +48,7 @@ const FLOOR_WAT: &str = r#"
 #[derive(Parser)]
 #[command(about = "Benchmark the FireLens filter module through a Fluent Bit-like host")]
 struct Args {
-    /// Records generated from the shared corpus.
+    /// Records of the labelled corpus.
     #[arg(long, default_value_t = 20_000)]
     records: usize,
     /// Rounds; the median is reported. Configurations alternate within a round.
