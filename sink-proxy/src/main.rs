@@ -2,8 +2,8 @@
 
 use clap::Parser;
 use sink_proxy::config::{Cli, Config, SpoolChoice};
-use sink_proxy::proxy::{Proxy, QUEUES};
-use sink_proxy::spool::Spool;
+use sink_proxy::proxy::Proxy;
+use sink_proxy::spool::{Recovery, Settings};
 use std::process::ExitCode;
 use std::sync::Arc;
 
@@ -38,26 +38,28 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let spool = match open_spool(&config.spool) {
-        Ok(s) => s,
-        Err(e) => {
-            eprintln!("sink-proxy: spool: {e}");
-            return ExitCode::from(2);
-        }
-    };
+    let spool = spool_settings(&config.spool);
     tracing::info!(
         listen = %config.listen,
         log_group = config.cloudwatch.as_ref().map(|c| c.log_group.as_str()),
         delivery_streams = config.firehose.as_ref().map(|f| f.delivery_streams.join(",")),
         dead_letter_stream = config.dead_letter_stream.as_deref(),
-        spool = spool.as_ref().map(|(dir, _, _)| dir.display().to_string()),
+        spool = spool.as_ref().map(|s| s.dir.display().to_string()),
         "sink-proxy listening"
     );
     let grace = std::time::Duration::from_secs(config.delivery.shutdown_grace_secs);
     let mut proxy = Proxy::from_env(config).await;
-    if let Some((_, spool, torn)) = spool {
-        proxy = proxy.with_spool(spool);
-        proxy.metrics.spool_torn_bytes.inc_by(torn);
+    if let Some(settings) = spool {
+        proxy = match proxy.open_spool(&settings) {
+            Ok((proxy, recovery)) => {
+                log_recovery(&settings, &recovery);
+                proxy
+            }
+            Err(e) => {
+                eprintln!("sink-proxy: spool: {}: {e}", settings.dir.display());
+                return ExitCode::from(2);
+            }
+        };
     }
     let proxy = Arc::new(proxy);
     let drains = proxy.start_drains();
@@ -85,25 +87,26 @@ async fn main() -> ExitCode {
     ExitCode::SUCCESS
 }
 
-/// Opens the spool as configured: `None` when off (by choice, or because
+/// The spool to open as configured: `None` when off (by choice, or because
 /// the default directory is not writable, said loudly).
-fn open_spool(choice: &SpoolChoice) -> Result<Option<(std::path::PathBuf, Spool, u64)>, String> {
-    let settings = match choice {
+fn spool_settings(choice: &SpoolChoice) -> Option<Settings> {
+    match choice {
         SpoolChoice::Off => {
             tracing::warn!("spool off: chunks are acknowledged only once AWS has them");
-            return Ok(None);
+            None
         }
         SpoolChoice::IfWritable(s) => match sink_proxy::spool::usable(&s.dir) {
-            Ok(()) => s,
+            Ok(()) => Some(s.clone()),
             Err(why) => {
                 tracing::warn!(%why, "spool off (default directory unusable): chunks are acknowledged only once AWS has them; set --spool-dir");
-                return Ok(None);
+                None
             }
         },
-        SpoolChoice::Required(s) => s,
-    };
-    let names = QUEUES.map(|d| d.name());
-    let (spool, recovery) = Spool::open(settings, &names).map_err(|e| format!("{}: {e}", settings.dir.display()))?;
+        SpoolChoice::Required(s) => Some(s.clone()),
+    }
+}
+
+fn log_recovery(settings: &Settings, recovery: &Recovery) {
     if recovery.torn_bytes > 0 {
         tracing::warn!(
             bytes = recovery.torn_bytes,
@@ -122,7 +125,6 @@ fn open_spool(choice: &SpoolChoice) -> Result<Option<(std::path::PathBuf, Spool,
         max_bytes = settings.max_bytes,
         "spool open"
     );
-    Ok(Some((settings.dir.clone(), spool, recovery.torn_bytes)))
 }
 
 /// The container health check: `GET /healthz` on the proxy's own address,

@@ -144,16 +144,20 @@ impl Proxy {
         }
     }
 
-    /// Chunks are acknowledged once in `spool` (its queues: [`QUEUES`]);
-    /// [`Proxy::start_drains`] delivers from it.
-    pub fn with_spool(mut self, spool: Spool) -> Self {
+    /// Opens (recovering) the spool at `settings` with the proxy's queues
+    /// ([`QUEUES`]); chunks are then acknowledged once in it, and
+    /// [`Proxy::start_drains`] delivers from it. What recovery found is
+    /// counted in the metrics and returned for the log.
+    pub fn open_spool(mut self, settings: &crate::spool::Settings) -> std::io::Result<(Self, crate::spool::Recovery)> {
+        let (spool, recovery) = Spool::open(settings, &QUEUES.map(|d| d.name()))?;
+        self.metrics.spool_torn_bytes.inc_by(recovery.torn_bytes);
         let used = spool.used_counter();
         let _ = self
             .metrics
             .spool_used
             .set(Arc::new(move || used.load(std::sync::atomic::Ordering::Relaxed)));
         self.spool = Some(spool);
-        self
+        Ok((self, recovery))
     }
 
     pub fn spool(&self) -> Option<&Spool> {

@@ -156,9 +156,9 @@ impl RunningProxy {
         let sink_proxy::config::SpoolChoice::Required(settings) = &config.spool else {
             bail!("the spool is configured")
         };
-        let names = sink_proxy::proxy::QUEUES.map(|d| d.name());
-        let (spool, _) = sink_proxy::spool::Spool::open(settings, &names)?;
-        let proxy = Arc::new(sink_proxy::proxy::Proxy::new(config, sdk).with_spool(spool));
+        let settings = settings.clone();
+        let (proxy, _) = sink_proxy::proxy::Proxy::new(config, sdk).open_spool(&settings)?;
+        let proxy = Arc::new(proxy);
         let drains = Some(proxy.start_drains());
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;

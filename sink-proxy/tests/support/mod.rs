@@ -57,8 +57,7 @@ impl RunningProxy {
                 max_bytes: 1 << 30,
                 segment_bytes: 1 << 20,
             };
-            let names = sink_proxy::proxy::QUEUES.map(|d| d.name());
-            proxy = proxy.with_spool(sink_proxy::spool::Spool::open(&settings, &names).unwrap().0);
+            proxy = proxy.open_spool(&settings).unwrap().0;
         }
         let proxy = Arc::new(proxy);
         let drains = spool_dir.as_ref().map(|_| proxy.start_drains());
