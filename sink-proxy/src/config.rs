@@ -77,6 +77,7 @@ pub struct FileConfig {
     pub dead_letter: DeadLetterFile,
     pub delivery: DeliveryFile,
     pub spool: SpoolFile,
+    pub alerts: crate::alerts::config::AlertsFile,
 }
 
 /// The durable spool (see `spool`).
@@ -256,6 +257,8 @@ pub struct Config {
     pub spool: SpoolChoice,
     pub spool_backoff_max_secs: u64,
     pub firehose_concurrency: usize,
+    /// `None`: no alert destination is set.
+    pub alerts: Option<crate::alerts::config::AlertSettings>,
 }
 
 #[derive(Debug)]
@@ -291,7 +294,9 @@ impl Config {
             dead_letter,
             delivery,
             spool,
+            alerts,
         } = file;
+        let alerts = alerts.resolve(&env)?;
         if !ingest.path.starts_with('/') {
             return Err(format!("ingest.path {:?} must start with '/'", ingest.path));
         }
@@ -460,6 +465,7 @@ impl Config {
             spool: spool_choice,
             spool_backoff_max_secs: spool.max_backoff_secs,
             firehose_concurrency,
+            alerts,
         })
     }
 
@@ -473,6 +479,7 @@ impl Config {
                 .map(|c| (c.log_stream.clone(), c.message.clone())),
             firehose_record_bytes: self.firehose.as_ref().map(|f| f.max_record_bytes),
             date_key: self.ingest.date_key.clone(),
+            alerts: self.alerts.as_ref().map(|a| a.selector.clone()),
         }
     }
 }

@@ -3,6 +3,7 @@
 //! (`plan`), and delivers it within every AWS limit (`cloudwatch`,
 //! `firehose`), answering 2xx only when every record is where it belongs.
 
+pub mod alerts;
 pub mod aws;
 pub mod cloudwatch;
 pub mod config;

@@ -7,6 +7,10 @@ use sink_proxy::spool::{Recovery, Settings};
 use std::process::ExitCode;
 use std::sync::Arc;
 
+/// Time for the last alert digests at shutdown, beyond the grace period
+/// if it was used up (the examples' stopTimeout leaves 5 s after it).
+const ALERT_FLUSH: std::time::Duration = std::time::Duration::from_secs(3);
+
 #[tokio::main]
 async fn main() -> ExitCode {
     init_tracing();
@@ -63,6 +67,7 @@ async fn main() -> ExitCode {
     }
     let proxy = Arc::new(proxy);
     let drains = proxy.start_drains();
+    let alerts = proxy.start_alerts();
     // The grace period counts from the signal: first for the requests in
     // flight, then for the drains to deliver what they can.
     let stopping = Arc::new(std::sync::OnceLock::new());
@@ -76,6 +81,12 @@ async fn main() -> ExitCode {
     sink_proxy::server::serve(listener, proxy.clone(), signal).await;
     let deadline = stopping.get().copied().unwrap_or_else(std::time::Instant::now) + grace;
     drains.finish(deadline).await;
+    if let Some(alerts) = alerts {
+        // The last digests go out even if delivery used the whole grace.
+        alerts
+            .finish(deadline.max(std::time::Instant::now() + ALERT_FLUSH))
+            .await;
+    }
     if let Some(spool) = proxy.spool() {
         spool.sync();
         tracing::info!(

@@ -10,6 +10,8 @@ use prometheus_client::registry::Registry;
 /// One label and its value.
 pub type Label = [(&'static str, &'static str); 1];
 type Counters = Family<Label, Counter>;
+/// An alert destination and a result.
+pub type AlertLabel = [(&'static str, &'static str); 2];
 type Histograms = Family<Label, Histogram, fn() -> Histogram>;
 
 use crate::delivered::Destination;
@@ -53,6 +55,11 @@ pub struct Metrics {
     /// not yet delivered, 0 when none; rendered as `delivery_lag_seconds`.
     pub oldest_pending_ms: Vec<(Label, std::sync::Arc<std::sync::atomic::AtomicU64>)>,
     lag: Family<Label, Gauge<f64, std::sync::atomic::AtomicU64>>,
+    /// Alerts: errors that alert (`alert_errors`); per destination and
+    /// result (`sent`, `dropped`), messages and the errors they counted.
+    pub alert_errors: Counter,
+    pub alert_messages: Family<AlertLabel, Counter>,
+    pub alert_errors_reported: Family<AlertLabel, Counter>,
     /// Where `spool_bytes` is read from at render time.
     pub spool_used: std::sync::OnceLock<std::sync::Arc<dyn Fn() -> u64 + Send + Sync>>,
 }
@@ -94,6 +101,9 @@ impl Metrics {
                 .map(|d| (dest(d), std::sync::Arc::default()))
                 .collect(),
             lag: Family::default(),
+            alert_errors: Counter::default(),
+            alert_messages: Family::default(),
+            alert_errors_reported: Family::default(),
             spool_used: std::sync::OnceLock::new(),
             registry: Registry::default(),
         };
@@ -183,6 +193,21 @@ impl Metrics {
             "delivery_lag_seconds",
             "Age of the oldest spooled entry not yet delivered, per destination",
             m.lag.clone(),
+        );
+        r.register(
+            "alert_errors",
+            "Errors that alert (after the alert filter), per task",
+            m.alert_errors.clone(),
+        );
+        r.register(
+            "alert_messages",
+            "Alert messages, by destination and result (sent, dropped)",
+            m.alert_messages.clone(),
+        );
+        r.register(
+            "alert_errors_reported",
+            "Errors counted in alert messages, by destination and result (sent, dropped)",
+            m.alert_errors_reported.clone(),
         );
         Self { registry: r, ..m }
     }

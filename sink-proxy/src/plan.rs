@@ -3,6 +3,8 @@
 //! dead letters. Pure and deterministic (the clock is an argument), so the
 //! routing is unit-tested and a retried chunk plans to the same parts.
 
+use crate::alerts::event::ErrorEvent;
+use crate::alerts::select::Selector;
 use crate::cloudwatch::batch::LogEvent;
 use crate::deadletter::{self, Reason};
 use crate::ingest::decode::Decoded;
@@ -19,6 +21,8 @@ pub struct Routing {
     pub firehose_record_bytes: Option<usize>,
     /// Fluent Bit's `json_date_key`: the record's time, not part of a message.
     pub date_key: String,
+    /// Which marked records alert; `None`: no alert destination.
+    pub alerts: Option<Selector>,
 }
 
 #[derive(Debug, Default, PartialEq)]
@@ -35,6 +39,8 @@ pub struct Plan {
     pub dead_letter_lines: Vec<Vec<u8>>,
     /// Dead-lettered records (not lines) per reason.
     pub dead: BTreeMap<Reason, usize>,
+    /// The marked records that alert, once the chunk is accepted.
+    pub alerts: Vec<ErrorEvent>,
 }
 
 impl Plan {
@@ -46,29 +52,35 @@ impl Plan {
         }
         for record in decoded.records {
             plan.records += 1;
-            if let Some(max) = routing.firehose_record_bytes {
-                let line = match record.raw {
-                    Some(raw) => raw,
-                    None => route::firehose_line(&record.fields),
-                };
-                if line.len() < max {
-                    plan.firehose_lines.push(line);
-                } else {
-                    let why = format!("a line of {} bytes is over the Firehose record limit", line.len());
-                    plan.dead_letter(Reason::Oversized, &why, tag, &line);
+            let marked = routing.mark.is_marked(&record.fields);
+            // The record as JSON: its own bytes if it came as a line.
+            let line = (routing.firehose_record_bytes.is_some() || (marked && routing.alerts.is_some()))
+                .then(|| record.raw.unwrap_or_else(|| route::firehose_line(&record.fields)));
+            if !marked {
+                if let Some(line) = line {
+                    plan.archive(line, routing, tag);
                 }
+                continue;
             }
-            if routing.mark.is_marked(&record.fields) {
-                plan.marked += 1;
-                if let Some((template, message)) = &routing.cloudwatch {
-                    plan.cloudwatch
-                        .entry(template.render(&record.fields, tag))
-                        .or_default()
-                        .push(LogEvent {
-                            timestamp: record.timestamp_ms.unwrap_or(now_ms),
-                            message: message.render(&record.fields, &routing.date_key),
-                        });
-                }
+            plan.marked += 1;
+            let timestamp = record.timestamp_ms.unwrap_or(now_ms);
+            let stream = routing
+                .cloudwatch
+                .as_ref()
+                .map(|(template, _)| template.render(&record.fields, tag));
+            if let (Some(selector), Some(line)) = (&routing.alerts, &line)
+                && let Some(e) = selector.select(line, &record.fields, tag, timestamp, stream.as_deref())
+            {
+                plan.alerts.push(e);
+            }
+            if let (Some(stream), Some((_, message))) = (stream, &routing.cloudwatch) {
+                plan.cloudwatch.entry(stream).or_default().push(LogEvent {
+                    timestamp,
+                    message: message.render(&record.fields, &routing.date_key),
+                });
+            }
+            if let Some(line) = line {
+                plan.archive(line, routing, tag);
             }
         }
         plan
@@ -80,6 +92,19 @@ impl Plan {
         let mut plan = Plan::default();
         plan.dead_letter(Reason::Undecodable, why, tag, body);
         plan
+    }
+
+    /// The record's Firehose line, or a dead letter if it is too big.
+    fn archive(&mut self, line: Vec<u8>, routing: &Routing, tag: &str) {
+        let Some(max) = routing.firehose_record_bytes else {
+            return;
+        };
+        if line.len() < max {
+            self.firehose_lines.push(line);
+        } else {
+            let why = format!("a line of {} bytes is over the Firehose record limit", line.len());
+            self.dead_letter(Reason::Oversized, &why, tag, &line);
+        }
     }
 
     fn dead_letter(&mut self, reason: Reason, error: &str, tag: &str, raw: &[u8]) {
@@ -107,6 +132,7 @@ mod tests {
             )),
             firehose_record_bytes: Some(crate::firehose::batch::MAX_RECORD_BYTES),
             date_key: "date".into(),
+            alerts: None,
         }
     }
 

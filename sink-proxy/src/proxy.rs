@@ -36,6 +36,8 @@ pub struct Proxy {
     pub health: crate::health::Health,
     /// Records need their fields only to be routed to CloudWatch.
     fields_if: FieldsIf,
+    /// Alert destinations, fed by accepted chunks' errors.
+    alerts: Option<Arc<crate::alerts::Alerts>>,
 }
 
 /// A chunk's body, decoded from its Content-Encoding (by the server, which
@@ -126,10 +128,27 @@ impl Proxy {
             config.delivery.remember_parts,
             Duration::from_secs(config.delivery.remember_secs),
         );
-        let fields_if = match config.cloudwatch {
-            Some(_) => FieldsIf::HasKey(config.mark.field.clone()),
-            None => FieldsIf::Never,
+        // Marked records need their fields for CloudWatch and for alerts.
+        let fields_if = match (&config.cloudwatch, &config.alerts) {
+            (None, None) => FieldsIf::Never,
+            _ => FieldsIf::HasKey(config.mark.field.clone()),
         };
+        let console = match (&config.cloudwatch, sdk.region()) {
+            (Some(c), Some(region)) => Some(crate::alerts::render::Console {
+                region: region.to_string(),
+                log_group: c.log_group.clone(),
+            }),
+            _ => None,
+        };
+        let alerts = config.alerts.as_ref().and_then(|settings| {
+            match crate::alerts::Alerts::new(settings, console, sdk, metrics.clone()) {
+                Ok(a) => Some(Arc::new(a)),
+                Err(e) => {
+                    tracing::error!(error = %e, "alerts off: no TLS roots for the alert client");
+                    None
+                }
+            }
+        });
         Self {
             routing: config.routing(),
             config,
@@ -141,6 +160,7 @@ impl Proxy {
             metrics,
             health: crate::health::Health::default(),
             fields_if,
+            alerts,
         }
     }
 
@@ -170,7 +190,7 @@ impl Proxy {
     pub async fn chunk(&self, tag: &str, content_type: Option<&str>, body: Body<'_>) -> Result<Accepted, Refused> {
         // A retry of the chunk has the same tag and records; the id is taken
         // after decompression so that compression details cannot change it.
-        let (plan, chunk) = match body {
+        let (mut plan, chunk) = match body {
             Body::Plain(plain) => {
                 let format = content_type
                     .and_then(Format::from_content_type)
@@ -186,10 +206,21 @@ impl Proxy {
         self.metrics
             .records_in
             .inc_by((plan.records + plan.dead_total()) as u64);
-        match &self.spool {
+        let alerts = std::mem::take(&mut plan.alerts);
+        let result = match &self.spool {
             Some(spool) => self.spool_plan(spool, plan).await,
             None => self.deliver(plan, &chunk).await,
+        };
+        // Alert once, when the chunk is taken: not for each retry of it.
+        if let (Ok(_), Some(a)) = (&result, &self.alerts) {
+            a.offer(&alerts);
         }
+        result
+    }
+
+    /// The alert destinations' sending tasks (none without alerts).
+    pub fn start_alerts(&self) -> Option<crate::alerts::Senders> {
+        self.alerts.as_ref().map(crate::alerts::Alerts::start)
     }
 
     /// Each destination's share, durably in its queue: all or nothing.
