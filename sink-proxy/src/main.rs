@@ -192,8 +192,7 @@ async fn shutdown_signal() {
 /// `SINK_PROXY_LOG` filters (default `info`); `SINK_PROXY_LOG_FORMAT=json`
 /// writes one JSON object per line (CloudWatch Logs Insights reads its fields).
 fn init_tracing() {
-    let filter = tracing_subscriber::EnvFilter::try_from_env("SINK_PROXY_LOG")
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new("info"));
+    let filter = log_filter(std::env::var("SINK_PROXY_LOG").ok().as_deref());
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -202,4 +201,20 @@ fn init_tracing() {
     } else {
         builder.init();
     }
+}
+
+/// The log filter. hyper-util's client names the host and port it connects
+/// to at debug level, and an alert webhook's URL is a secret: unless the
+/// filter names `hyper_util` itself, its client logs stop at info.
+fn log_filter(spec: Option<&str>) -> tracing_subscriber::EnvFilter {
+    let spec = spec.filter(|s| !s.trim().is_empty()).unwrap_or("info");
+    let spec = if spec.contains("hyper_util") {
+        spec.to_owned()
+    } else {
+        format!("{spec},hyper_util::client=info")
+    };
+    tracing_subscriber::EnvFilter::try_new(&spec).unwrap_or_else(|e| {
+        eprintln!("sink-proxy: SINK_PROXY_LOG {spec:?}: {e}; logging at info");
+        tracing_subscriber::EnvFilter::new("info,hyper_util::client=info")
+    })
 }

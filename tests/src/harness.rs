@@ -40,12 +40,27 @@ pub struct ProxyProcess {
     endpoint: String,
     args: Vec<String>,
     pub spool_dir: Option<PathBuf>,
+    extra: Extra,
+}
+
+/// More environment for the process, and where its log goes (by default
+/// nowhere, at level `error`).
+#[derive(Debug, Clone, Default)]
+pub struct Extra {
+    pub env: Vec<(String, String)>,
+    /// Its stderr, appended to this file.
+    pub log: Option<PathBuf>,
 }
 
 impl ProxyProcess {
     /// Starts the binary with `args` (destinations, --config) against the
     /// AWS endpoint, and waits until it is healthy (at most 20 s).
     pub async fn start(endpoint: &str, args: &[&str]) -> Result<Self> {
+        Self::start_extra(endpoint, args, Extra::default()).await
+    }
+
+    /// [`ProxyProcess::start`] with more environment and a log file.
+    pub async fn start_extra(endpoint: &str, args: &[&str], extra: Extra) -> Result<Self> {
         let port = std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port();
         let addr: SocketAddr = format!("127.0.0.1:{port}").parse()?;
         let mut args: Vec<String> = args.iter().map(|s| s.to_string()).collect();
@@ -57,13 +72,14 @@ impl ProxyProcess {
             args.extend(["--spool-dir".to_owned(), dir.display().to_string()]);
             Some(dir)
         };
-        let child = spawn(endpoint, addr, &args)?;
+        let child = spawn(endpoint, addr, &args, &extra)?;
         let p = Self {
             child,
             addr,
             endpoint: endpoint.to_owned(),
             args,
             spool_dir,
+            extra,
         };
         p.wait_healthy().await?;
         Ok(p)
@@ -80,9 +96,25 @@ impl ProxyProcess {
         Ok(())
     }
 
+    /// SIGTERM, as ECS stops a task; waits (at most `limit`) for the exit.
+    pub fn terminate(&mut self, limit: Duration) -> Result<()> {
+        let status = Command::new("kill").args(["-TERM", &self.pid().to_string()]).status()?;
+        if !status.success() {
+            bail!("kill -TERM failed");
+        }
+        let deadline = Instant::now() + limit;
+        while self.child.try_wait()?.is_none() {
+            if Instant::now() > deadline {
+                bail!("sink-proxy did not exit within {limit:?} of SIGTERM");
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Ok(())
+    }
+
     /// Starts it again on the same port.
     pub async fn restart(&mut self) -> Result<()> {
-        self.child = spawn(&self.endpoint, self.addr, &self.args)?;
+        self.child = spawn(&self.endpoint, self.addr, &self.args, &self.extra)?;
         self.wait_healthy().await
     }
 
@@ -145,7 +177,11 @@ impl Drop for ProxyProcess {
     }
 }
 
-fn spawn(endpoint: &str, addr: SocketAddr, args: &[String]) -> Result<Child> {
+fn spawn(endpoint: &str, addr: SocketAddr, args: &[String], extra: &Extra) -> Result<Child> {
+    let stderr = match &extra.log {
+        Some(path) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path)?),
+        None => Stdio::null(),
+    };
     Ok(Command::new(sink_proxy_bin()?)
         .arg("--listen")
         .arg(addr.to_string())
@@ -158,8 +194,9 @@ fn spawn(endpoint: &str, addr: SocketAddr, args: &[String]) -> Result<Child> {
             ("AWS_EC2_METADATA_DISABLED", "true"),
             ("SINK_PROXY_LOG", "error"),
         ])
+        .envs(extra.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(stderr)
         .spawn()?)
 }
 

@@ -7,6 +7,7 @@
 //! reliability tests and the benchmark.
 
 pub mod harness;
+pub mod receiver;
 
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value};
