@@ -134,11 +134,18 @@ pub struct RunningProxy {
     pub addr: SocketAddr,
     pub proxy: Arc<sink_proxy::proxy::Proxy>,
     drains: Option<sink_proxy::spooled::Drains>,
+    alerts: Option<sink_proxy::alerts::Senders>,
     spool_dir: std::path::PathBuf,
 }
 
 impl RunningProxy {
     pub async fn start(sdk: &aws_config::SdkConfig) -> Result<Self> {
+        Self::start_with_env(sdk, |_| None).await
+    }
+
+    /// [`RunningProxy::start`] reading settings such as the alert
+    /// destinations from `env` instead of nothing.
+    pub async fn start_with_env(sdk: &aws_config::SdkConfig, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
         use clap::Parser;
         static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
         let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
@@ -153,7 +160,7 @@ impl RunningProxy {
             "--spool-dir",
             spool_dir.to_str().context("temp dir")?,
         ])?;
-        let config = sink_proxy::config::Config::new(cli, None, |_| None).map_err(anyhow::Error::msg)?;
+        let config = sink_proxy::config::Config::new(cli, None, env).map_err(anyhow::Error::msg)?;
         let sink_proxy::config::SpoolChoice::Required(settings) = &config.spool else {
             bail!("the spool is configured")
         };
@@ -161,6 +168,7 @@ impl RunningProxy {
         let (proxy, _) = sink_proxy::proxy::Proxy::new(config, sdk).open_spool(&settings)?;
         let proxy = Arc::new(proxy);
         let drains = Some(proxy.start_drains());
+        let alerts = proxy.start_alerts();
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
         let addr = listener.local_addr()?;
         tokio::spawn(sink_proxy::server::serve(
@@ -172,8 +180,17 @@ impl RunningProxy {
             addr,
             proxy,
             drains,
+            alerts,
             spool_dir,
         })
+    }
+
+    /// Sends what the alert destinations still hold (the digests), as a
+    /// shutdown does; at most `limit`.
+    pub async fn finish_alerts(&mut self, limit: std::time::Duration) {
+        if let Some(a) = self.alerts.take() {
+            a.finish(std::time::Instant::now() + limit).await;
+        }
     }
 
     /// Until the spool has delivered everything (at most `limit`).
@@ -232,8 +249,19 @@ pub struct Run {
 }
 
 pub async fn run(module: &Path, records: &[Value], sdk: &aws_config::SdkConfig) -> Result<Run> {
+    run_with_env(module, records, sdk, |_| None).await
+}
+
+/// [`run`] with sink-proxy settings (alert destinations) from `env`; the
+/// alerts still held at the end are sent before it returns.
+pub async fn run_with_env(
+    module: &Path,
+    records: &[Value],
+    sdk: &aws_config::SdkConfig,
+    env: impl Fn(&str) -> Option<String>,
+) -> Result<Run> {
     local_aws::create_archive(sdk, BUCKET, DELIVERY_STREAM).await?;
-    let proxy = RunningProxy::start(sdk).await?;
+    let mut proxy = RunningProxy::start_with_env(sdk, env).await?;
     let addr = proxy.addr;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?
@@ -252,6 +280,7 @@ pub async fn run(module: &Path, records: &[Value], sdk: &aws_config::SdkConfig) 
     let n = chunks.len();
     // Acknowledged once spooled: what lands, lands when the drains are done.
     proxy.drained(std::time::Duration::from_secs(120)).await?;
+    proxy.finish_alerts(std::time::Duration::from_secs(30)).await;
     Ok(Run {
         landed: landed(sdk).await?,
         filtered,

@@ -222,12 +222,20 @@ impl Aggregator {
     /// Everything still counted, in one message, whatever the limits: for a
     /// shutdown. `None` if nothing is pending.
     pub fn flush(&mut self, now_ms: i64) -> Option<Message> {
-        let due = self.candidates(now_ms, true);
-        if due.is_empty() {
+        let mut reports = Vec::new();
+        // Twice: a group may owe both its first report and its repeats.
+        for _ in 0..2 {
+            let due = self.candidates(now_ms, true);
+            reports.extend(self.message(due, true, now_ms).reports);
+        }
+        if reports.is_empty() {
             return None;
         }
-        let folded = due.len() > 1;
-        Some(self.message(due, folded, now_ms))
+        Some(Message {
+            folded: reports.len() > 1,
+            reports,
+            window_ms: self.limits.window_ms,
+        })
     }
 
     fn refill(&mut self, now_ms: i64) {
@@ -387,5 +395,53 @@ mod tests {
         let last = a.flush(31).unwrap();
         assert_eq!(total(&first) + last.errors(), 30);
         assert!(a.flush(32).is_none());
+    }
+
+    #[test]
+    fn flush_counts_a_group_whose_first_report_is_still_waiting() {
+        let mut a = Aggregator::new(Limits { burst: 1, ..LIMITS });
+        a.observe(&error("ERROR a", 0), 0);
+        assert_eq!(total(&a.due(0)), 1);
+        // No token left: "b" waits with its repeats.
+        for i in 1..=10 {
+            a.observe(&error("ERROR b", i), i);
+        }
+        assert!(a.due(11).is_empty());
+        let last = a.flush(12).unwrap();
+        assert_eq!(last.errors(), 10);
+        assert_eq!(
+            last.reports.iter().map(|r| (r.kind, r.count)).collect::<Vec<_>>(),
+            vec![(Kind::First, 1), (Kind::Repeats, 9)]
+        );
+    }
+
+    /// Random arrivals, ticks and limits: every error is in exactly one
+    /// report, whatever the timing.
+    #[test]
+    fn every_error_is_reported_exactly_once() {
+        let mut rng = fastrand::Rng::with_seed(11);
+        for _ in 0..300 {
+            let limits = Limits {
+                window_ms: rng.i64(1..5_000),
+                per_minute: rng.u32(1..120),
+                burst: rng.u32(1..6),
+                max_groups: rng.usize(1..8),
+            };
+            let mut a = Aggregator::new(limits);
+            let (mut now, mut seen, mut reported) = (0i64, 0u64, 0u64);
+            for _ in 0..rng.usize(0..400) {
+                now += rng.i64(0..300);
+                if rng.bool() {
+                    let kind = rng.usize(0..12);
+                    a.observe(&error(&format!("ERROR {}", "k".repeat(kind)), now), now);
+                    seen += 1;
+                } else {
+                    reported += total(&a.due(now));
+                }
+            }
+            reported += a.flush(now + 1).map_or(0, |m| m.errors());
+            assert_eq!(reported, seen, "{limits:?}");
+            assert!(a.flush(now + 2).is_none());
+        }
     }
 }

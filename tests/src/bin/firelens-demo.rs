@@ -26,7 +26,15 @@ async fn main() -> Result<()> {
     let shown = args.records.canonicalize().unwrap_or_else(|_| args.records.clone());
     let moto = local_aws::Moto::start().await?;
     let sdk = local_aws::sdk_config(&moto.endpoint).await;
-    let run = firelens_e2e::run(&args.module, &records, &sdk).await?;
+    // A local receiver stands in for Slack and for a generic webhook.
+    let receiver = firelens_e2e::receiver::Receiver::start(firelens_e2e::receiver::Answer::Ok).await?;
+    let (slack_url, hook_url) = (receiver.url("/slack"), receiver.url("/webhook"));
+    let run = firelens_e2e::run_with_env(&args.module, &records, &sdk, |k| match k {
+        "SINK_PROXY_SLACK_WEBHOOK_URL" => Some(slack_url.clone()),
+        "SINK_PROXY_ALERT_WEBHOOK_URL" => Some(hook_url.clone()),
+        _ => None,
+    })
+    .await?;
 
     let n = run.filtered.records_in;
     let dropped = run.filtered.dropped.len();
@@ -78,6 +86,11 @@ async fn main() -> Result<()> {
         "      {:>7.1}x  fewer billed units",
         classic_units as f64 / fh_units.max(1) as f64
     );
+    let alerting = metric("sink_proxy_alert_errors_total");
+    let reported = print_alerts(&receiver, alerting);
+    if reported != alerting {
+        anyhow::bail!("{alerting} errors alerted but the webhook's messages count {reported}");
+    }
     let dead = metric(r#"sink_proxy_dead_letter_records_total{reason="unparseable"}"#);
     println!();
     println!(
@@ -88,4 +101,48 @@ async fn main() -> Result<()> {
         anyhow::bail!("{kept} records kept but {lines} lines in S3");
     }
     Ok(())
+}
+
+/// What the alert destinations received: the webhook's groups, and the
+/// Slack messages' titles.
+/// Returns the errors the webhook's messages count.
+fn print_alerts(receiver: &firelens_e2e::receiver::Receiver, alerting: u64) -> u64 {
+    let hook = receiver.received("/webhook");
+    let slack = receiver.received("/slack");
+    let groups: Vec<serde_json::Value> = hook
+        .iter()
+        .flat_map(|m| m.json()["groups"].as_array().cloned().unwrap_or_default())
+        .collect();
+    let reported: u64 = groups.iter().filter_map(|g| g["count"].as_u64()).sum();
+    println!();
+    println!("  alerts (errors at error level or worse, or 5xx; 4xx only stored)");
+    println!(
+        "      {alerting:>8}  errors alerted, reported in {} webhook messages ({reported} counted) and {} Slack messages",
+        hook.len(),
+        slack.len()
+    );
+    for m in hook.iter().take(8) {
+        let v = m.json();
+        println!("        webhook: {}", v["title"].as_str().unwrap_or("?"));
+        let mut groups = v["groups"].as_array().cloned().unwrap_or_default();
+        groups.sort_by_key(|g| std::cmp::Reverse(g["count"].as_u64()));
+        for g in groups.iter().take(4) {
+            let sample: String = g["sample"].as_str().unwrap_or("").chars().take(60).collect();
+            println!(
+                "          {:>5} x {:<8} {sample}",
+                g["count"],
+                g["container"].as_str().unwrap_or("?")
+            );
+        }
+    }
+    if hook.len() > 8 {
+        println!("        ... and {} more messages", hook.len() - 8);
+    }
+    if let Some(first) = slack.first() {
+        println!(
+            "        Slack, first message: {:?}",
+            first.json()["text"].as_str().unwrap_or("?")
+        );
+    }
+    reported
 }
