@@ -49,6 +49,37 @@ variable "spool_max_bytes" {
   default     = 10737418240
 }
 
+variable "alert_email" {
+  description = "Email address told when the service logs errors (the alarm below); empty: no subscription"
+  type        = string
+  default     = ""
+}
+
+variable "alarm_error_threshold" {
+  description = "Errors in 5 minutes, across all tasks, that raise the alarm"
+  type        = number
+  default     = 1
+}
+
+variable "slack_webhook_url" {
+  description = "Slack incoming webhook for sink-proxy's grouped alerts; stored as a Secrets Manager secret (and so in the Terraform state). Empty: no Slack, unless slack_webhook_secret_arn is set"
+  type        = string
+  default     = ""
+  sensitive   = true
+}
+
+variable "slack_webhook_secret_arn" {
+  description = "An existing Secrets Manager secret holding the Slack webhook URL (instead of slack_webhook_url)"
+  type        = string
+  default     = ""
+}
+
+variable "proxy_alerts_to_sns" {
+  description = "Also send each task's grouped alerts to the SNS topic (email); off by default: the alarm already tells email, and Slack carries the detail"
+  type        = bool
+  default     = false
+}
+
 data "aws_region" "current" {}
 
 # --- Errors: CloudWatch Logs --------------------------------------------------
@@ -62,6 +93,72 @@ resource "aws_cloudwatch_log_group" "errors" {
 resource "aws_cloudwatch_log_group" "router" {
   name              = "/ecs/${var.name}/log-router"
   retention_in_days = 7
+}
+
+# --- Telling people: the service-wide alarm, and sink-proxy's own alerts ------
+#
+# Each task's sink-proxy groups only its own errors (Slack, SNS); the alarm
+# counts the error group's events across all tasks, whatever their number.
+
+resource "aws_sns_topic" "alerts" {
+  name_prefix       = "${var.name}-alerts-"
+  kms_master_key_id = "alias/aws/sns"
+}
+
+resource "aws_sns_topic_subscription" "email" {
+  count     = var.alert_email == "" ? 0 : 1
+  topic_arn = aws_sns_topic.alerts.arn
+  protocol  = "email"
+  endpoint  = var.alert_email
+}
+
+# Every event in the error group is an error (sink-proxy sends only those).
+resource "aws_cloudwatch_log_metric_filter" "errors" {
+  name           = "${var.name}-errors"
+  log_group_name = aws_cloudwatch_log_group.errors.name
+  pattern        = ""
+  metric_transformation {
+    name          = "ErrorEvents"
+    namespace     = "FireLens/${var.name}"
+    value         = "1"
+    default_value = "0"
+  }
+}
+
+resource "aws_cloudwatch_metric_alarm" "errors" {
+  alarm_name          = "${var.name}-errors"
+  alarm_description   = "The service logged errors (CloudWatch Logs group ${aws_cloudwatch_log_group.errors.name})"
+  namespace           = "FireLens/${var.name}"
+  metric_name         = "ErrorEvents"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = var.alarm_error_threshold
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.alerts.arn]
+}
+
+# The Slack webhook URL is a secret: ECS injects it into sink-proxy's
+# environment (`secrets` below); it is never in a file or a log.
+resource "aws_secretsmanager_secret" "slack_webhook" {
+  count       = local.slack_from_url ? 1 : 0
+  name_prefix = "${var.name}-slack-webhook-"
+}
+
+resource "aws_secretsmanager_secret_version" "slack_webhook" {
+  count         = local.slack_from_url ? 1 : 0
+  secret_id     = aws_secretsmanager_secret.slack_webhook[0].id
+  secret_string = var.slack_webhook_url
+}
+
+locals {
+  # Whether a URL was given is not secret (count cannot use a sensitive value).
+  slack_from_url = nonsensitive(var.slack_webhook_url != "")
+  slack_secret_arn = var.slack_webhook_secret_arn != "" ? var.slack_webhook_secret_arn : (
+    local.slack_from_url ? aws_secretsmanager_secret.slack_webhook[0].arn : ""
+  )
 }
 
 # --- Everything: Firehose to S3 -----------------------------------------------
@@ -180,6 +277,20 @@ resource "aws_iam_role_policy" "task_logging" {
   policy = data.aws_iam_policy_document.task_logging.json
 }
 
+data "aws_iam_policy_document" "task_alerts" {
+  statement {
+    sid       = "AlertsToSns"
+    actions   = ["sns:Publish"]
+    resources = [aws_sns_topic.alerts.arn]
+  }
+}
+
+resource "aws_iam_role_policy" "task_alerts" {
+  count  = var.proxy_alerts_to_sns ? 1 : 0
+  role   = aws_iam_role.task.id
+  policy = data.aws_iam_policy_document.task_alerts.json
+}
+
 # The execution role: pull images, write the containers' own logs.
 resource "aws_iam_role" "execution" {
   name_prefix        = "${var.name}-execution-"
@@ -189,6 +300,20 @@ resource "aws_iam_role" "execution" {
 resource "aws_iam_role_policy_attachment" "execution" {
   role       = aws_iam_role.execution.name
   policy_arn = "arn:aws:iam::aws:policy/service-role/AmazonECSTaskExecutionRolePolicy"
+}
+
+# ECS reads the Slack secret with the execution role, at task start.
+data "aws_iam_policy_document" "execution_secrets" {
+  statement {
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [local.slack_secret_arn]
+  }
+}
+
+resource "aws_iam_role_policy" "execution_secrets" {
+  count  = local.slack_secret_arn == "" ? 0 : 1
+  role   = aws_iam_role.execution.id
+  policy = data.aws_iam_policy_document.execution_secrets.json
 }
 
 locals {
@@ -227,13 +352,19 @@ resource "aws_ecs_task_definition" "app" {
       entryPoint        = ["/usr/local/bin/sink-proxy"]
       stopTimeout       = 30
       memoryReservation = 64
-      environment = [
+      environment = concat([
         { name = "SINK_PROXY_LOG_GROUP", value = aws_cloudwatch_log_group.errors.name },
         { name = "SINK_PROXY_DELIVERY_STREAM", value = aws_kinesis_firehose_delivery_stream.logs.name },
         { name = "SINK_PROXY_LOG_FORMAT", value = "json" },
         # Chunks are acknowledged once on this disk (README: "The spool").
         { name = "SINK_PROXY_SPOOL_DIR", value = "/var/lib/sink-proxy/spool" },
         { name = "SINK_PROXY_SPOOL_MAX_BYTES", value = tostring(var.spool_max_bytes) },
+        ], var.proxy_alerts_to_sns ? [
+        { name = "SINK_PROXY_ALERT_SNS_TOPIC_ARN", value = aws_sns_topic.alerts.arn },
+      ] : [])
+      # Grouped alerts to Slack (README: "Alerts"), from Secrets Manager.
+      secrets = local.slack_secret_arn == "" ? [] : [
+        { name = "SINK_PROXY_SLACK_WEBHOOK_URL", valueFrom = local.slack_secret_arn },
       ]
       healthCheck = {
         command     = ["CMD", "/usr/local/bin/sink-proxy", "--check-health"]
@@ -291,4 +422,8 @@ output "archive_bucket" {
 
 output "error_log_group" {
   value = aws_cloudwatch_log_group.errors.name
+}
+
+output "alerts_topic_arn" {
+  value = aws_sns_topic.alerts.arn
 }

@@ -187,12 +187,27 @@ fn the_task_definition_orders_and_configures_the_containers() {
     let known: BTreeSet<String> = sink_proxy::config::Cli::command()
         .get_arguments()
         .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
-        .chain(["SINK_PROXY_LOG".to_owned(), "SINK_PROXY_LOG_FORMAT".to_owned()])
+        .chain(["SINK_PROXY_LOG", "SINK_PROXY_LOG_FORMAT"].map(String::from))
+        .chain(alert_env())
         .collect();
     for e in proxy["environment"].as_array().unwrap() {
         let name = e["name"].as_str().unwrap();
         assert!(known.contains(name), "sink-proxy does not read {name}");
     }
+    // The Slack webhook comes from Secrets Manager, never as plain environment.
+    let secrets = proxy["secrets"].as_array().unwrap();
+    assert_eq!(secrets[0]["name"], sink_proxy::alerts::config::SLACK_ENV);
+    assert!(
+        secrets[0]["valueFrom"]
+            .as_str()
+            .unwrap()
+            .starts_with("arn:aws:secretsmanager:")
+    );
+}
+
+fn alert_env() -> [String; 4] {
+    use sink_proxy::alerts::config::{SLACK_ENV, SNS_ENV, WEBHOOK_ENV, WINDOW_ENV};
+    [SLACK_ENV, WEBHOOK_ENV, SNS_ENV, WINDOW_ENV].map(String::from)
 }
 
 fn block<'a>(body: &'a hcl::Body, kind: &str, labels: &[&str]) -> &'a hcl::Block {
@@ -263,5 +278,45 @@ fn the_terraform_example_parses_and_grants_only_what_sink_proxy_needs() {
         "SINK_PROXY_DELIVERY_STREAM",
     ] {
         assert!(text.contains(needle), "main.tf lacks {needle}");
+    }
+}
+
+#[test]
+fn the_terraform_example_wires_the_alarm_the_topic_and_the_slack_secret() {
+    let text = read("examples/terraform/main.tf");
+    let body = hcl::parse(&text).expect("main.tf is valid HCL");
+    // Service-wide: a metric filter on the error group, an alarm on it, a
+    // topic with an email subscription.
+    let filter = block(&body, "resource", &["aws_cloudwatch_log_metric_filter", "errors"]);
+    assert!(format!("{:?}", filter.body()).contains("aws_cloudwatch_log_group"));
+    let alarm = block(&body, "resource", &["aws_cloudwatch_metric_alarm", "errors"]);
+    assert!(format!("{:?}", alarm.body()).contains("aws_sns_topic"));
+    block(&body, "resource", &["aws_sns_topic", "alerts"]);
+    let email = block(&body, "resource", &["aws_sns_topic_subscription", "email"]);
+    assert!(format!("{:?}", email.body()).contains("\"email\""));
+    for v in [
+        "alert_email",
+        "slack_webhook_url",
+        "slack_webhook_secret_arn",
+        "proxy_alerts_to_sns",
+    ] {
+        block(&body, "variable", &[v]);
+    }
+    // The secret: created from the variable, read by the execution role
+    // (only), injected as the environment variable sink-proxy reads.
+    block(&body, "resource", &["aws_secretsmanager_secret", "slack_webhook"]);
+    let read_secret = block(&body, "data", &["aws_iam_policy_document", "execution_secrets"]);
+    assert!(format!("{:?}", read_secret.body()).contains("secretsmanager:GetSecretValue"));
+    assert!(text.contains("valueFrom = local.slack_secret_arn"));
+    // Per-task alerts to SNS: sns:Publish on that topic only, when chosen.
+    let publish = block(&body, "data", &["aws_iam_policy_document", "task_alerts"]);
+    let st = publish.body().blocks().next().unwrap();
+    let actions = st.body().attributes().find(|a| a.key() == "actions").unwrap();
+    assert_eq!(strings(actions.expr()), vec!["sns:Publish".to_owned()]);
+    for name in alert_env()
+        .iter()
+        .filter(|n| n.as_str() != "SINK_PROXY_ALERT_WEBHOOK_URL" && n.as_str() != "SINK_PROXY_ALERT_WINDOW_SECS")
+    {
+        assert!(text.contains(name.as_str()), "main.tf lacks {name}");
     }
 }
