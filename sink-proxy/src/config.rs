@@ -779,6 +779,7 @@ mod example_file {
                 sd.firehose_concurrency
             )
         );
+        assert_eq!(file.alerts, crate::alerts::config::AlertsFile::default());
         assert_eq!(file.cloudwatch.max_event_bytes, Some(DEFAULT_MAX_MESSAGE_BYTES));
         assert_eq!(file.firehose.max_record_bytes, Some(MAX_RECORD_BYTES));
         assert_eq!(

@@ -68,6 +68,14 @@ async fn main() -> ExitCode {
     let proxy = Arc::new(proxy);
     let drains = proxy.start_drains();
     let alerts = proxy.start_alerts();
+    let destinations = proxy.alert_destinations();
+    if destinations.is_empty() {
+        tracing::info!(
+            "alerts: none (set SINK_PROXY_SLACK_WEBHOOK_URL, SINK_PROXY_ALERT_WEBHOOK_URL or SINK_PROXY_ALERT_SNS_TOPIC_ARN)"
+        );
+    } else {
+        tracing::info!(destinations = destinations.join(","), "alerts on");
+    }
     // The grace period counts from the signal: first for the requests in
     // flight, then for the drains to deliver what they can.
     let stopping = Arc::new(std::sync::OnceLock::new());

@@ -218,6 +218,11 @@ impl Proxy {
         result
     }
 
+    /// The alert destinations' names (`slack`, `webhook`, `sns`).
+    pub fn alert_destinations(&self) -> Vec<&'static str> {
+        self.alerts.as_ref().map(|a| a.destinations()).unwrap_or_default()
+    }
+
     /// The alert destinations' sending tasks (none without alerts).
     pub fn start_alerts(&self) -> Option<crate::alerts::Senders> {
         self.alerts.as_ref().map(crate::alerts::Alerts::start)

@@ -187,3 +187,25 @@ fn readme_shows_how_to_reproduce_every_figure() {
         assert!(readme.contains(section), "README lost the section {section}");
     }
 }
+
+#[test]
+fn readme_documents_every_alert_setting() {
+    use sink_proxy::alerts::config::{SLACK_ENV, SNS_ENV, WEBHOOK_ENV, WINDOW_ENV};
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    let section = readme
+        .split("\n## Alerts\n")
+        .nth(1)
+        .and_then(|s| s.split("\n## ").next())
+        .expect("README has an Alerts section");
+    for name in [SLACK_ENV, WEBHOOK_ENV, SNS_ENV, WINDOW_ENV] {
+        assert!(section.contains(name), "the Alerts section lacks {name}");
+    }
+    let example = std::fs::read_to_string(workspace_root().join("sink-proxy/sink-proxy.example.toml")).unwrap();
+    let file: toml::Table = toml::from_str(&example).unwrap();
+    for key in file["alerts"].as_table().unwrap().keys() {
+        assert!(
+            readme.contains(&format!("`{key}`")),
+            "README does not mention alerts key `{key}`"
+        );
+    }
+}

@@ -15,7 +15,7 @@ pub const SNS_ENV: &str = "SINK_PROXY_ALERT_SNS_TOPIC_ARN";
 pub const WINDOW_ENV: &str = "SINK_PROXY_ALERT_WINDOW_SECS";
 
 /// `[alerts]` in the TOML file. Every key optional.
-#[derive(Debug, Deserialize)]
+#[derive(Debug, PartialEq, Deserialize)]
 #[serde(default, deny_unknown_fields)]
 pub struct AlertsFile {
     /// Repeats of a group are sent as one digest per window.

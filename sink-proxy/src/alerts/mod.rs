@@ -71,7 +71,12 @@ impl Alerts {
         if let Some(arn) = &settings.sns_topic_arn {
             targets.push(Target::Sns {
                 topic_arn: arn.clone(),
-                client: aws_sdk_sns::Client::new(sdk),
+                // One call per attempt: `deliver` does the retrying.
+                client: aws_sdk_sns::Client::from_conf(
+                    aws_sdk_sns::config::Builder::from(sdk)
+                        .retry_config(aws_sdk_sns::config::retry::RetryConfig::disabled())
+                        .build(),
+                ),
             });
         }
         Ok(Self {
@@ -90,6 +95,11 @@ impl Alerts {
             max_attempts: settings.max_attempts,
             metrics,
         })
+    }
+
+    /// The destinations' names, for the start log (never their URLs).
+    pub fn destinations(&self) -> Vec<&'static str> {
+        self.channels.iter().map(|c| c.target.kind().name()).collect()
     }
 
     /// Counts errors of an accepted chunk. Never waits for the network.
