@@ -359,6 +359,8 @@ resource "aws_ecs_task_definition" "app" {
         # Chunks are acknowledged once on this disk (README: "The spool").
         { name = "SINK_PROXY_SPOOL_DIR", value = "/var/lib/sink-proxy/spool" },
         { name = "SINK_PROXY_SPOOL_MAX_BYTES", value = tostring(var.spool_max_bytes) },
+        # Its metrics as EMF on stdout, every 60 s: CloudWatch metrics with no agent.
+        { name = "SINK_PROXY_EMF_NAMESPACE", value = "FireLens/${var.name}" },
         ], var.proxy_alerts_to_sns ? [
         { name = "SINK_PROXY_ALERT_SNS_TOPIC_ARN", value = aws_sns_topic.alerts.arn },
       ] : [])

@@ -259,6 +259,8 @@ pub struct Config {
     pub firehose_concurrency: usize,
     /// `None`: no alert destination is set.
     pub alerts: Option<crate::alerts::config::AlertSettings>,
+    /// Metrics as EMF lines on stdout; `None`: off.
+    pub emf: Option<crate::emf::Settings>,
 }
 
 #[derive(Debug)]
@@ -297,6 +299,7 @@ impl Config {
             alerts,
         } = file;
         let alerts = alerts.resolve(&env)?;
+        let emf = crate::emf::Settings::from_env(&env)?;
         if !ingest.path.starts_with('/') {
             return Err(format!("ingest.path {:?} must start with '/'", ingest.path));
         }
@@ -466,6 +469,7 @@ impl Config {
             spool_backoff_max_secs: spool.max_backoff_secs,
             firehose_concurrency,
             alerts,
+            emf,
         })
     }
 

@@ -28,6 +28,8 @@ pub enum Reason {
 }
 
 impl Reason {
+    pub const ALL: [Reason; 4] = [Self::Unparseable, Self::Undecodable, Self::Oversized, Self::Expired];
+
     pub fn name(self) -> &'static str {
         match self {
             Self::Unparseable => "unparseable",

@@ -10,6 +10,7 @@ pub mod config;
 pub mod deadletter;
 pub mod delivered;
 pub mod drain;
+pub mod emf;
 pub mod firehose;
 pub mod health;
 pub mod ingest;

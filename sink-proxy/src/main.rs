@@ -52,6 +52,7 @@ async fn main() -> ExitCode {
         "sink-proxy listening"
     );
     let grace = std::time::Duration::from_secs(config.delivery.shutdown_grace_secs);
+    let emf = config.emf.clone();
     let mut proxy = Proxy::from_env(config).await;
     if let Some(settings) = spool {
         proxy = match proxy.open_spool(&settings) {
@@ -68,6 +69,7 @@ async fn main() -> ExitCode {
     let proxy = Arc::new(proxy);
     let drains = proxy.start_drains();
     let alerts = proxy.start_alerts();
+    let emf = emf.map(|settings| proxy.start_emf(settings));
     let destinations = proxy.alert_destinations();
     if destinations.is_empty() {
         tracing::info!(
@@ -94,6 +96,9 @@ async fn main() -> ExitCode {
         alerts
             .finish(deadline.max(std::time::Instant::now() + ALERT_FLUSH))
             .await;
+    }
+    if let Some(emf) = emf {
+        emf.finish().await;
     }
     if let Some(spool) = proxy.spool() {
         spool.sync();

@@ -25,6 +25,8 @@ pub struct Metrics {
     /// Answers by HTTP status.
     pub requests: Family<[(&'static str, String); 1], Counter>,
     pub records_in: Counter,
+    /// Records with the error mark, in chunks accepted.
+    pub marked_records: Counter,
     pub bytes_in: Counter,
     pub delivered_records: Counters,
     pub delivered_bytes: Counters,
@@ -76,6 +78,7 @@ impl Metrics {
         let m = Self {
             requests: Family::default(),
             records_in: Counter::default(),
+            marked_records: Counter::default(),
             bytes_in: Counter::default(),
             delivered_records: Counters::default(),
             delivered_bytes: Counters::default(),
@@ -109,6 +112,11 @@ impl Metrics {
         };
         r.register("requests", "HTTP answers by status", m.requests.clone());
         r.register("records_in", "Records received (parsed or not)", m.records_in.clone());
+        r.register(
+            "marked_records",
+            "Records carrying the error mark, in accepted chunks",
+            m.marked_records.clone(),
+        );
         r.register("bytes_in", "Request body bytes received, as sent", m.bytes_in.clone());
         r.register(
             "delivered_records",
@@ -222,20 +230,36 @@ impl Metrics {
             .unwrap_or_default()
     }
 
+    /// Dead-lettered records, all reasons.
+    pub fn dead_letters_total(&self) -> u64 {
+        crate::deadletter::Reason::ALL
+            .iter()
+            .map(|r| self.dead_letter_records.get_or_create(&[("reason", r.name())]).get())
+            .sum()
+    }
+
+    /// Bytes in the spool now (0 without one).
+    pub fn spool_bytes_now(&self) -> u64 {
+        self.spool_used.get().map_or(0, |used| used())
+    }
+
+    /// Age of `d`'s oldest undelivered spooled entry, in seconds (0: none).
+    pub fn lag_seconds(&self, d: Destination) -> f64 {
+        let ms = self.oldest_pending(d).load(std::sync::atomic::Ordering::Relaxed);
+        if ms == 0 {
+            0.0
+        } else {
+            crate::spool::now_ms().saturating_sub(ms) as f64 / 1000.0
+        }
+    }
+
     /// Values computed when read: spool bytes, delivery lag.
     fn refresh(&self) {
-        if let Some(used) = self.spool_used.get() {
-            self.spool_bytes.set(used() as i64);
+        if self.spool_used.get().is_some() {
+            self.spool_bytes.set(self.spool_bytes_now() as i64);
         }
-        let now = crate::spool::now_ms();
-        for (label, oldest) in &self.oldest_pending_ms {
-            let ms = oldest.load(std::sync::atomic::Ordering::Relaxed);
-            let lag = if ms == 0 {
-                0.0
-            } else {
-                now.saturating_sub(ms) as f64 / 1000.0
-            };
-            self.lag.get_or_create(label).set(lag);
+        for d in [Destination::Firehose, Destination::CloudWatch, Destination::DeadLetter] {
+            self.lag.get_or_create(&dest(d)).set(self.lag_seconds(d));
         }
     }
 

@@ -211,11 +211,41 @@ impl Proxy {
             Some(spool) => self.spool_plan(spool, plan).await,
             None => self.deliver(plan, &chunk).await,
         };
-        // Alert once, when the chunk is taken: not for each retry of it.
-        if let (Ok(_), Some(a)) = (&result, &self.alerts) {
-            a.offer(&alerts);
+        // Count and alert once, when the chunk is taken: not for each retry.
+        if let Ok(accepted) = &result {
+            self.metrics.marked_records.inc_by(accepted.marked as u64);
+            if let Some(a) = &self.alerts {
+                a.offer(&alerts);
+            }
         }
         result
+    }
+
+    /// The destinations this proxy delivers to.
+    pub fn destinations(&self) -> Vec<Destination> {
+        let mut d = Vec::new();
+        if self.firehose.is_some() {
+            d.push(Destination::Firehose);
+        }
+        if self.cloudwatch.is_some() {
+            d.push(Destination::CloudWatch);
+        }
+        if self.dead_letter.is_some() {
+            d.push(Destination::DeadLetter);
+        }
+        d
+    }
+
+    /// Starts writing the metrics as EMF lines on stdout (see `emf`).
+    pub fn start_emf(self: &Arc<Self>, settings: crate::emf::Settings) -> crate::emf::Writer {
+        let (stop, stopped) = tokio::sync::watch::channel(false);
+        let proxy = self.clone();
+        let (destinations, alerts) = (self.destinations(), self.alert_destinations());
+        let read = move || crate::emf::Snapshot::read(&proxy.metrics, &destinations, &alerts);
+        crate::emf::Writer {
+            stop,
+            task: tokio::spawn(crate::emf::run(settings, read, stopped)),
+        }
     }
 
     /// The alert destinations' names (`slack`, `webhook`, `sns`).

@@ -50,6 +50,8 @@ pub struct Extra {
     pub env: Vec<(String, String)>,
     /// Its stderr, appended to this file.
     pub log: Option<PathBuf>,
+    /// Its stdout (EMF metrics), appended to this file.
+    pub stdout: Option<PathBuf>,
 }
 
 impl ProxyProcess {
@@ -178,10 +180,13 @@ impl Drop for ProxyProcess {
 }
 
 fn spawn(endpoint: &str, addr: SocketAddr, args: &[String], extra: &Extra) -> Result<Child> {
-    let stderr = match &extra.log {
-        Some(path) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path)?),
-        None => Stdio::null(),
+    let to = |file: &Option<PathBuf>| -> Result<Stdio> {
+        Ok(match file {
+            Some(path) => Stdio::from(std::fs::OpenOptions::new().create(true).append(true).open(path)?),
+            None => Stdio::null(),
+        })
     };
+    let (stdout, stderr) = (to(&extra.stdout)?, to(&extra.log)?);
     Ok(Command::new(sink_proxy_bin()?)
         .arg("--listen")
         .arg(addr.to_string())
@@ -195,7 +200,7 @@ fn spawn(endpoint: &str, addr: SocketAddr, args: &[String], extra: &Extra) -> Re
             ("SINK_PROXY_LOG", "error"),
         ])
         .envs(extra.env.iter().map(|(k, v)| (k.as_str(), v.as_str())))
-        .stdout(Stdio::null())
+        .stdout(stdout)
         .stderr(stderr)
         .spawn()?)
 }

@@ -45,7 +45,7 @@ async fn post(p: &ProxyProcess, c: &Chunk) {
 fn env(pairs: &[(&str, String)]) -> Extra {
     Extra {
         env: pairs.iter().map(|(k, v)| ((*k).to_owned(), v.clone())).collect(),
-        log: None,
+        ..Extra::default()
     }
 }
 
@@ -336,6 +336,7 @@ async fn no_secret_is_logged_at_any_level() {
                 ("SINK_PROXY_LOG".into(), "trace".into()),
             ],
             log: Some(log.clone()),
+            ..Extra::default()
         },
         &["--config", settings.path()],
     )

@@ -189,6 +189,7 @@ fn the_task_definition_orders_and_configures_the_containers() {
         .filter_map(|a| a.get_env().map(|e| e.to_string_lossy().into_owned()))
         .chain(["SINK_PROXY_LOG", "SINK_PROXY_LOG_FORMAT"].map(String::from))
         .chain(alert_env())
+        .chain([sink_proxy::emf::INTERVAL_ENV, sink_proxy::emf::NAMESPACE_ENV].map(String::from))
         .collect();
     for e in proxy["environment"].as_array().unwrap() {
         let name = e["name"].as_str().unwrap();

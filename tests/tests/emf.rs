@@ -1,0 +1,94 @@
+//! The binary's metrics as CloudWatch Embedded Metric Format on stdout:
+//! valid EMF, and counters written as gains that add up to the totals.
+
+use firelens_e2e::harness::{Chunk, Extra, ProxyProcess, post_chunk};
+use local_aws::fake::FakeAws;
+use serde_json::{Value, json};
+use std::time::{Duration, Instant};
+
+fn lines(marked: usize, total: usize) -> Vec<String> {
+    let now = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64();
+    (0..total)
+        .map(|i| {
+            let mut v = json!({"date": now, "container_name": "web", "log": format!("line {i}")});
+            if i < marked {
+                v["log_class"] = json!("error");
+            }
+            v.to_string()
+        })
+        .collect()
+}
+
+fn sum(emf: &[Value], dimension: Option<(&str, &str)>, name: &str) -> f64 {
+    emf.iter()
+        .filter(|v| match dimension {
+            Some((k, val)) => v[k] == val,
+            None => v.get("Destination").is_none() && v.get("AlertDestination").is_none(),
+        })
+        .filter_map(|v| v[name].as_f64())
+        .sum()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn metrics_reach_stdout_as_emf_and_add_up() {
+    let fake = FakeAws::start().await;
+    let out = std::env::temp_dir().join(format!("emf-{}.out", std::process::id()));
+    let _ = std::fs::remove_file(&out);
+    let mut proxy = ProxyProcess::start_extra(
+        &fake.endpoint,
+        &["--log-group", "/ecs/errors", "--delivery-stream", "logs"],
+        Extra {
+            env: vec![
+                ("SINK_PROXY_EMF_INTERVAL_SECS".into(), "1".into()),
+                ("SINK_PROXY_EMF_NAMESPACE".into(), "FireLens/test".into()),
+            ],
+            stdout: Some(out.clone()),
+            ..Extra::default()
+        },
+    )
+    .await
+    .unwrap();
+    for _ in 0..3 {
+        let c = Chunk::json_lines("web-firelens-1", lines(2, 10), 2).unwrap();
+        assert_eq!(post_chunk(proxy.addr, &c).await, Some(200));
+    }
+    let deadline = Instant::now() + Duration::from_secs(30);
+    while fake.with(|s| s.firehose_lines("logs").len()) < 30 && Instant::now() < deadline {
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    // At least two intervals, then SIGTERM writes the last gains.
+    tokio::time::sleep(Duration::from_millis(2100)).await;
+    proxy.terminate(Duration::from_secs(30)).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    let emf: Vec<Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let sets = emf
+        .iter()
+        .filter(|v| v.get("Destination").is_none() && v.get("AlertDestination").is_none())
+        .count();
+    assert!(sets >= 3, "a line set per second and one at exit:\n{text}");
+    for v in &emf {
+        let d = &v["_aws"]["CloudWatchMetrics"][0];
+        assert_eq!(d["Namespace"], "FireLens/test");
+        for m in d["Metrics"].as_array().unwrap() {
+            assert!(v[m["Name"].as_str().unwrap()].is_number());
+        }
+    }
+    assert_eq!(sum(&emf, None, "RecordsIn"), 30.0);
+    assert_eq!(sum(&emf, None, "ErrorsMarked"), 6.0, "{text}");
+    assert_eq!(sum(&emf, Some(("Destination", "firehose")), "DeliveredRecords"), 30.0);
+    assert_eq!(
+        sum(&emf, Some(("Destination", "cloudwatch_logs")), "DeliveredRecords"),
+        6.0
+    );
+    assert!(
+        emf.iter().all(|v| v.get("AlertDestination").is_none()),
+        "no alert destination configured"
+    );
+}
