@@ -65,10 +65,13 @@ enum Kind {
     Gauge,
 }
 
+/// A dimension's name and value; `None`: the line without one.
+type Dimension = Option<(&'static str, &'static str)>;
+
 /// One value: its metric name and unit, and its dimension, if any.
 #[derive(Debug, Clone, PartialEq, PartialOrd, Ord, Eq)]
 struct Key {
-    dimension: Option<(&'static str, &'static str)>,
+    dimension: Dimension,
     name: &'static str,
 }
 
@@ -132,7 +135,7 @@ impl Snapshot {
     /// The EMF lines for this moment, counters as gains since `before`:
     /// one line per dimension (none, each destination, each alert one).
     pub fn lines(&self, before: &Snapshot, namespace: &str, timestamp_ms: i64) -> Vec<String> {
-        let mut by_dimension: BTreeMap<Option<(&str, &str)>, Vec<(&str, Reading)>> = BTreeMap::new();
+        let mut by_dimension: BTreeMap<Dimension, Vec<(&str, Reading)>> = BTreeMap::new();
         for (k, r) in &self.0 {
             let value = match r.kind {
                 Kind::Gauge => r.value,
