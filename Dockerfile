@@ -68,6 +68,7 @@ FROM ${BASE_IMAGE}
 COPY --from=aot /aot/firelens_filter.aot /fluent-bit/firelens/firelens_filter.aot
 COPY --from=aot /aot/firelens_filter.wasm /fluent-bit/firelens/firelens_filter.wasm
 COPY fluent-bit/firelens.conf /fluent-bit/firelens/firelens.conf
+COPY fluent-bit/firelens.yaml /fluent-bit/firelens/firelens.yaml
 COPY fluent-bit/rules.toml /fluent-bit/firelens-rules/rules.toml
 COPY --from=rust /sink-proxy /usr/local/bin/sink-proxy
 COPY sink-proxy/sink-proxy.example.toml /etc/sink-proxy/sink-proxy.example.toml

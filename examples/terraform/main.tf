@@ -9,8 +9,9 @@ terraform {
   required_version = ">= 1.5"
   required_providers {
     aws = {
-      source  = "hashicorp/aws"
-      version = ">= 5.0"
+      source = "hashicorp/aws"
+      # v6 deprecates data.aws_region's `name`; tested with the 5.x schema.
+      version = ">= 5.0, < 6.0"
     }
   }
 }
@@ -47,6 +48,24 @@ variable "spool_max_bytes" {
   description = "sink-proxy's spool limit on the task's ephemeral storage (20 GiB by default on Fargate, image layers included)"
   type        = number
   default     = 10737418240
+}
+
+variable "archive_ia_after_days" {
+  description = "Days before archived logs move to S3 Standard-IA (0: never)"
+  type        = number
+  default     = 30
+}
+
+variable "archive_glacier_after_days" {
+  description = "Days before archived logs move to S3 Glacier Flexible Retrieval (0: never)"
+  type        = number
+  default     = 90
+}
+
+variable "archive_expire_after_days" {
+  description = "Days before archived logs are deleted (0: kept for ever)"
+  type        = number
+  default     = 365
 }
 
 variable "alert_email" {
@@ -177,6 +196,65 @@ resource "aws_s3_bucket_server_side_encryption_configuration" "archive" {
   }
 }
 
+# Cheap long-term storage: colder classes as logs age, then expiry.
+resource "aws_s3_bucket_lifecycle_configuration" "archive" {
+  bucket = aws_s3_bucket.archive.id
+  rule {
+    id     = "age-out-logs"
+    status = "Enabled"
+    filter {}
+    dynamic "transition" {
+      for_each = var.archive_ia_after_days > 0 ? [1] : []
+      content {
+        days          = var.archive_ia_after_days
+        storage_class = "STANDARD_IA"
+      }
+    }
+    dynamic "transition" {
+      for_each = var.archive_glacier_after_days > 0 ? [1] : []
+      content {
+        days          = var.archive_glacier_after_days
+        storage_class = "GLACIER"
+      }
+    }
+    dynamic "expiration" {
+      for_each = var.archive_expire_after_days > 0 ? [1] : []
+      content {
+        days = var.archive_expire_after_days
+      }
+    }
+    abort_incomplete_multipart_upload {
+      days_after_initiation = 7
+    }
+  }
+}
+
+# TLS only: any request over plain HTTP is denied.
+data "aws_iam_policy_document" "archive_tls_only" {
+  statement {
+    sid     = "DenyInsecureTransport"
+    effect  = "Deny"
+    actions = ["s3:*"]
+    principals {
+      type        = "*"
+      identifiers = ["*"]
+    }
+    resources = [aws_s3_bucket.archive.arn, "${aws_s3_bucket.archive.arn}/*"]
+    condition {
+      test     = "Bool"
+      variable = "aws:SecureTransport"
+      values   = ["false"]
+    }
+  }
+}
+
+resource "aws_s3_bucket_policy" "archive" {
+  bucket = aws_s3_bucket.archive.id
+  policy = data.aws_iam_policy_document.archive_tls_only.json
+  # The policy after the public access block, which would otherwise race it.
+  depends_on = [aws_s3_bucket_public_access_block.archive]
+}
+
 resource "aws_s3_bucket_public_access_block" "archive" {
   bucket                  = aws_s3_bucket.archive.id
   block_public_acls       = true
@@ -213,9 +291,32 @@ data "aws_iam_policy_document" "firehose_to_s3" {
   }
 }
 
+data "aws_iam_policy_document" "firehose_logging" {
+  statement {
+    actions   = ["logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.firehose.arn}:*"]
+  }
+}
+
+resource "aws_iam_role_policy" "firehose_logging" {
+  role   = aws_iam_role.firehose.id
+  policy = data.aws_iam_policy_document.firehose_logging.json
+}
+
 resource "aws_iam_role_policy" "firehose_to_s3" {
   role   = aws_iam_role.firehose.id
   policy = data.aws_iam_policy_document.firehose_to_s3.json
+}
+
+# Firehose's own delivery errors (S3 denied, bucket gone) are logged here.
+resource "aws_cloudwatch_log_group" "firehose" {
+  name              = "/aws/kinesisfirehose/${var.name}-logs"
+  retention_in_days = 14
+}
+
+resource "aws_cloudwatch_log_stream" "firehose_s3" {
+  name           = "S3Delivery"
+  log_group_name = aws_cloudwatch_log_group.firehose.name
 }
 
 resource "aws_kinesis_firehose_delivery_stream" "logs" {
@@ -237,6 +338,88 @@ resource "aws_kinesis_firehose_delivery_stream" "logs" {
     buffering_size     = 64
     buffering_interval = 300
     error_output_prefix = "errors/"
+
+    cloudwatch_logging_options {
+      enabled         = true
+      log_group_name  = aws_cloudwatch_log_group.firehose.name
+      log_stream_name = aws_cloudwatch_log_stream.firehose_s3.name
+    }
+  }
+}
+
+# --- Querying the archive: a Glue table for Athena ----------------------------
+#
+# Firehose writes logs/YYYY/MM/DD/HH/<objects>.gz, one JSON record per line.
+# Partition projection finds the hours without a crawler:
+#   SELECT date, container_name, log FROM "<database>"."logs"
+#   WHERE dt BETWEEN '2026/11/29/00' AND '2026/11/29/23' AND log_class = 'error';
+
+resource "aws_glue_catalog_database" "logs" {
+  name = replace("${var.name}_logs", "-", "_")
+}
+
+resource "aws_glue_catalog_table" "logs" {
+  name          = "logs"
+  database_name = aws_glue_catalog_database.logs.name
+  table_type    = "EXTERNAL_TABLE"
+  parameters = {
+    "classification"              = "json"
+    "projection.enabled"          = "true"
+    "projection.dt.type"          = "date"
+    "projection.dt.format"        = "yyyy/MM/dd/HH"
+    "projection.dt.range"         = "2024/01/01/00,NOW"
+    "projection.dt.interval"      = "1"
+    "projection.dt.interval.unit" = "HOURS"
+    "storage.location.template"   = "s3://${aws_s3_bucket.archive.id}/logs/$${dt}/"
+  }
+  partition_keys {
+    name = "dt"
+    type = "string"
+  }
+  storage_descriptor {
+    location      = "s3://${aws_s3_bucket.archive.id}/logs/"
+    input_format  = "org.apache.hadoop.mapred.TextInputFormat"
+    output_format = "org.apache.hadoop.hive.ql.io.HiveIgnoreKeyTextOutputFormat"
+    ser_de_info {
+      serialization_library = "org.openx.data.jsonserde.JsonSerDe"
+      parameters            = { "ignore.malformed.json" = "true" }
+    }
+    columns {
+      name = "date"
+      type = "double"
+    }
+    columns {
+      name = "container_name"
+      type = "string"
+    }
+    columns {
+      name = "container_id"
+      type = "string"
+    }
+    columns {
+      name = "ecs_cluster"
+      type = "string"
+    }
+    columns {
+      name = "ecs_task_arn"
+      type = "string"
+    }
+    columns {
+      name = "ecs_task_definition"
+      type = "string"
+    }
+    columns {
+      name = "source"
+      type = "string"
+    }
+    columns {
+      name = "log"
+      type = "string"
+    }
+    columns {
+      name = "log_class"
+      type = "string"
+    }
   }
 }
 
@@ -351,7 +534,9 @@ resource "aws_ecs_task_definition" "app" {
       user              = "10001"
       entryPoint        = ["/usr/local/bin/sink-proxy"]
       stopTimeout       = 30
-      memoryReservation = 64
+      # Its in-flight budget (64 MiB) plus the runtime: measured peaks stay
+      # under 100 MiB (README: "Memory"); a soft limit.
+      memoryReservation = 128
       environment = concat([
         { name = "SINK_PROXY_LOG_GROUP", value = aws_cloudwatch_log_group.errors.name },
         { name = "SINK_PROXY_DELIVERY_STREAM", value = aws_kinesis_firehose_delivery_stream.logs.name },
@@ -428,4 +613,24 @@ output "error_log_group" {
 
 output "alerts_topic_arn" {
   value = aws_sns_topic.alerts.arn
+}
+
+output "task_role_arn" {
+  value = aws_iam_role.task.arn
+}
+
+output "execution_role_arn" {
+  value = aws_iam_role.execution.arn
+}
+
+output "delivery_stream_name" {
+  value = aws_kinesis_firehose_delivery_stream.logs.name
+}
+
+output "archive_bucket_arn" {
+  value = aws_s3_bucket.archive.arn
+}
+
+output "athena_table" {
+  value = "${aws_glue_catalog_database.logs.name}.${aws_glue_catalog_table.logs.name}"
 }

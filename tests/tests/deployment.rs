@@ -283,6 +283,48 @@ fn the_terraform_example_parses_and_grants_only_what_sink_proxy_needs() {
 }
 
 #[test]
+fn the_terraform_example_keeps_the_archive_cheap_safe_and_queryable() {
+    let text = read("examples/terraform/main.tf");
+    let body = hcl::parse(&text).expect("main.tf is valid HCL");
+    let lifecycle = format!(
+        "{:?}",
+        block(&body, "resource", &["aws_s3_bucket_lifecycle_configuration", "archive"]).body()
+    );
+    for needle in ["STANDARD_IA", "GLACIER", "archive_expire_after_days"] {
+        assert!(lifecycle.contains(needle), "the lifecycle lacks {needle}");
+    }
+    let tls = format!(
+        "{:?}",
+        block(&body, "data", &["aws_iam_policy_document", "archive_tls_only"]).body()
+    );
+    assert!(tls.contains("aws:SecureTransport") && tls.contains("Deny"));
+    block(&body, "resource", &["aws_s3_bucket_policy", "archive"]);
+    let stream = format!(
+        "{:?}",
+        block(&body, "resource", &["aws_kinesis_firehose_delivery_stream", "logs"]).body()
+    );
+    assert!(stream.contains("cloudwatch_logging_options"));
+    let table = format!(
+        "{:?}",
+        block(&body, "resource", &["aws_glue_catalog_table", "logs"]).body()
+    );
+    assert!(table.contains("projection.dt.format") && table.contains("yyyy/MM/dd/HH"));
+    for out in [
+        "task_role_arn",
+        "execution_role_arn",
+        "delivery_stream_name",
+        "archive_bucket",
+        "athena_table",
+    ] {
+        block(&body, "output", &[out]);
+    }
+    assert!(
+        text.contains("version = \">= 5.0, < 6.0\""),
+        "the provider has an upper bound"
+    );
+}
+
+#[test]
 fn the_terraform_example_wires_the_alarm_the_topic_and_the_slack_secret() {
     let text = read("examples/terraform/main.tf");
     let body = hcl::parse(&text).expect("main.tf is valid HCL");
