@@ -2,7 +2,8 @@
 //! process, a fast local stand-in for AWS (count only), and the corpus
 //! replayed as Fluent Bit's http output sends it (json_lines + gzip chunks,
 //! the tag in a header, health checks already dropped by the filter, errors
-//! marked), with the durable spool off and on. The proxy's CPU time and
+//! marked), with the durable spool off and on, and with alerts to a stuck
+//! receiver. The proxy's CPU time and
 //! peak RSS come from /proc. What it leaves out: TLS (the stand-in is plain
 //! HTTP on loopback); SigV4 signing, JSON and base64 are included.
 //!
@@ -10,7 +11,8 @@
 
 use anyhow::{Result, bail};
 use clap::Parser;
-use firelens_e2e::harness::{Chunk, ProxyProcess, corpus_chunks, drive};
+use firelens_e2e::harness::{Chunk, Extra, ProxyProcess, corpus_chunks, drive};
+use firelens_e2e::receiver::{Answer, Receiver};
 use firelens_e2e::units_one_record_per_line;
 use local_aws::fake::FakeAws;
 use sink_proxy::metrics::sample;
@@ -47,6 +49,9 @@ enum Mode {
     SpoolOn,
     /// Spool on with AWS down: the CPU of taking chunks in alone.
     IngestOnly,
+    /// Spool on, with Slack and webhook alerts to a receiver that never
+    /// answers: what alerting costs the data path at its worst.
+    AlertsStuck,
 }
 
 /// Sends the plan through a fresh proxy and waits until the stand-in has
@@ -64,7 +69,15 @@ async fn run(plan: &Arc<Vec<Chunk>>, concurrency: usize, mode: Mode, bytes: u64,
     if !spool {
         args.extend(["--spool-dir", "off"]);
     }
-    let proxy = ProxyProcess::start(&fake.endpoint, &args).await?;
+    let receiver = Receiver::start(Answer::Hang).await?;
+    let mut extra = Extra::default();
+    if mode == Mode::AlertsStuck {
+        extra.env = vec![
+            ("SINK_PROXY_SLACK_WEBHOOK_URL".into(), receiver.url("/slack")),
+            ("SINK_PROXY_ALERT_WEBHOOK_URL".into(), receiver.url("/hook")),
+        ];
+    }
+    let proxy = ProxyProcess::start_extra(&fake.endpoint, &args, extra).await?;
     let cpu0 = proxy.cpu_seconds()?;
     let started = Instant::now();
     let deadline = started + Duration::from_secs(600);
@@ -137,7 +150,9 @@ async fn main() -> Result<()> {
     let mut off = Vec::new();
     let mut on = Vec::new();
     let mut ingest = Vec::new();
+    let mut alerts = Vec::new();
     for _ in 0..args.rounds {
+        alerts.push(run(&plan, args.concurrency, Mode::AlertsStuck, bytes as u64, errors as u64).await?);
         off.push(run(&plan, args.concurrency, Mode::SpoolOff, bytes as u64, errors as u64).await?);
         on.push(run(&plan, args.concurrency, Mode::SpoolOn, bytes as u64, errors as u64).await?);
         ingest.push(run(&plan, args.concurrency, Mode::IngestOnly, bytes as u64, errors as u64).await?);
@@ -189,6 +204,16 @@ async fn main() -> Result<()> {
         mib / wall(&on)
     );
     println!("| peak RSS | {:.1} MiB | {:.1} MiB | |", rss(&off), rss(&on));
+    let c_alerts = cpu(&alerts);
+    println!(
+        "| spool on + Slack and webhook alerts to a receiver that never answers: CPU time | | {c_alerts:.2} s | {:.2}x of spool on |",
+        c_alerts / c_on
+    );
+    println!(
+        "| same: wall-clock throughput | | {:.0} MiB/s | {:.2}x of spool on |",
+        mib / wall(&alerts),
+        wall(&on) / wall(&alerts)
+    );
     let c_in = cpu(&ingest);
     println!();
     println!(
