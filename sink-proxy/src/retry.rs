@@ -3,7 +3,10 @@
 //! loop always ends (the caller then answers 503 and Fluent Bit retries the
 //! chunk later).
 
-use std::time::Duration;
+use crate::aws::CallError;
+use crate::metrics::{Label, Metrics};
+use crate::outcome::Failure;
+use std::time::{Duration, Instant};
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RetryPolicy {
@@ -48,6 +51,83 @@ impl RetryPolicy {
     }
 }
 
+/// Why an attempt did not finish the job.
+#[derive(Debug)]
+pub struct Retry {
+    pub error: CallError,
+    /// Worth another attempt (a transient error, or one the attempt itself
+    /// has repaired, like a stream it will create again).
+    pub retryable: bool,
+    /// Start the next attempt at once: the attempt does its own waiting
+    /// (a throttled Firehose stream backs off by itself).
+    pub now: bool,
+}
+
+impl From<CallError> for Retry {
+    fn from(error: CallError) -> Self {
+        Self {
+            retryable: error.transient,
+            now: false,
+            error,
+        }
+    }
+}
+
+/// The retry logic of the AWS sinks, in one place: each sink's loop makes
+/// an attempt and hands a failure to [`Retrier::after`], which counts
+/// throttles and retries, decides whether another attempt may be made,
+/// logs it, and waits the jittered delay.
+pub struct Retrier<'a> {
+    policy: &'a RetryPolicy,
+    metrics: &'a Metrics,
+    label: &'a Label,
+    what: &'a str,
+    started: Instant,
+    attempt: u32,
+}
+
+impl<'a> Retrier<'a> {
+    /// `label` counts the throttles and retries; `what` names the call in logs.
+    pub fn new(policy: &'a RetryPolicy, metrics: &'a Metrics, label: &'a Label, what: &'a str) -> Self {
+        Self {
+            policy,
+            metrics,
+            label,
+            what,
+            started: Instant::now(),
+            attempt: 1,
+        }
+    }
+
+    /// After a failed attempt: `Ok` once it is time for the next one, or the
+    /// failure to report when there is none.
+    pub async fn after(&mut self, retry: Retry) -> Result<(), Failure> {
+        if retry.error.throttled {
+            self.metrics.throttles.get_or_create(self.label).inc();
+        }
+        if !retry.retryable {
+            return Err(Failure {
+                message: retry.error.message,
+                permanent: true,
+            });
+        }
+        let n = self.attempt;
+        let Some(delay) = self.policy.next_delay_jittered(n, self.started.elapsed()) else {
+            return Err(Failure {
+                message: format!("gave up after {n} attempts: {}", retry.error.message),
+                permanent: false,
+            });
+        };
+        tracing::warn!(what = self.what, attempt = n, error = %retry.error.message, "retrying");
+        self.metrics.retries.get_or_create(self.label).inc();
+        if !retry.now {
+            tokio::time::sleep(delay).await;
+        }
+        self.attempt += 1;
+        Ok(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -83,5 +163,58 @@ mod tests {
             attempts += 1;
         }
         assert!(attempts <= p.max_attempts && elapsed < p.max_elapsed);
+    }
+
+    fn error(transient: bool, throttled: bool) -> Retry {
+        Retry::from(CallError {
+            transient,
+            throttled,
+            code: None,
+            message: "boom".into(),
+        })
+    }
+
+    const LABEL: Label = [("destination", "firehose")];
+
+    /// A loop as the sinks write it: attempts until done or refused.
+    async fn run(
+        p: &RetryPolicy,
+        m: &Metrics,
+        mut attempt: impl FnMut(u32) -> Result<u32, Retry>,
+    ) -> (Result<u32, Failure>, u32) {
+        let mut r = Retrier::new(p, m, &LABEL, "test");
+        let mut calls = 0;
+        loop {
+            calls += 1;
+            match attempt(calls) {
+                Ok(v) => return (Ok(v), calls),
+                Err(e) => {
+                    if let Err(f) = r.after(e).await {
+                        return (Err(f), calls);
+                    }
+                }
+            }
+        }
+    }
+
+    #[tokio::test]
+    async fn retries_transient_errors_within_the_policy_and_counts_them() {
+        let m = Metrics::new();
+        let p = RetryPolicy {
+            base_delay: Duration::from_millis(1),
+            max_delay: Duration::from_millis(1),
+            ..RetryPolicy::default()
+        };
+        let (r, calls) = run(&p, &m, |n| if n < 3 { Err(error(true, n == 1)) } else { Ok(n) }).await;
+        assert_eq!((r, calls), (Ok(3), 3));
+        assert_eq!(m.retries.get_or_create(&LABEL).get(), 2);
+        assert_eq!(m.throttles.get_or_create(&LABEL).get(), 1);
+        // Permanent: one attempt. Always transient: max_attempts, then out.
+        let (r, calls) = run(&p, &m, |_| Err(error(false, false))).await;
+        assert!(r.unwrap_err().permanent && calls == 1);
+        let (r, calls) = run(&p, &m, |_| Err(error(true, false))).await;
+        let f = r.unwrap_err();
+        assert!(!f.permanent && f.message.starts_with("gave up after"));
+        assert!(calls <= p.max_attempts);
     }
 }

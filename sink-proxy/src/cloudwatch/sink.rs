@@ -7,7 +7,7 @@ use crate::aws::CallError;
 use crate::delivered::{ChunkId, Destination, PartId};
 use crate::metrics::{Metrics, dest};
 use crate::outcome::{Failure, Outcome};
-use crate::retry::RetryPolicy;
+use crate::retry::{Retrier, Retry, RetryPolicy};
 use aws_sdk_cloudwatchlogs::types::InputLogEvent;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -116,38 +116,23 @@ impl CloudWatchSink {
     }
 
     async fn put_with_retries(&self, stream: &str, call: &[LogEvent]) -> Result<Put, Failure> {
-        let started = Instant::now();
-        let mut attempt = 1;
+        let what = format!("cloudwatch {}/{stream}", self.group);
+        let mut retrier = Retrier::new(&self.policy, &self.metrics, &LABEL, &what);
         loop {
-            let err = match self.put(stream, call).await {
+            let retry = match self.put(stream, call).await {
                 Ok(put) => return Ok(put),
                 Err(e) if e.is("ResourceNotFoundException") => {
                     // Deleted behind our back, or never created: create it
                     // on the next attempt.
                     self.forget(stream);
-                    e
+                    Retry {
+                        retryable: true,
+                        ..Retry::from(e)
+                    }
                 }
-                Err(e) => e,
+                Err(e) => Retry::from(e),
             };
-            if err.throttled {
-                self.metrics.throttles.get_or_create(&LABEL).inc();
-            }
-            if !err.transient && !err.is("ResourceNotFoundException") {
-                return Err(Failure {
-                    message: err.message,
-                    permanent: true,
-                });
-            }
-            let Some(delay) = self.policy.next_delay_jittered(attempt, started.elapsed()) else {
-                return Err(Failure {
-                    message: format!("gave up after {attempt} attempts: {}", err.message),
-                    permanent: false,
-                });
-            };
-            tracing::warn!(group = %self.group, %stream, attempt, error = %err.message, "cloudwatch: retrying");
-            self.metrics.retries.get_or_create(&LABEL).inc();
-            tokio::time::sleep(delay).await;
-            attempt += 1;
+            retrier.after(retry).await?;
         }
     }
 

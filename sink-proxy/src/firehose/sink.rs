@@ -10,7 +10,7 @@ use crate::aws::CallError;
 use crate::delivered::{ChunkId, Destination, PartId};
 use crate::metrics::{Metrics, dest};
 use crate::outcome::{Failure, Outcome};
-use crate::retry::RetryPolicy;
+use crate::retry::{Retrier, Retry, RetryPolicy};
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
 use std::io::Write;
@@ -97,13 +97,13 @@ impl FirehoseSink {
     /// One PutRecordBatch call and its retries. Returns the indices (into
     /// `call`) accepted, and whether all were.
     async fn put_with_retries(&self, call: &[Packed]) -> (Vec<usize>, Result<(), Failure>) {
-        let started = Instant::now();
         let mut pending: Vec<usize> = (0..call.len()).collect();
         let mut accepted = Vec::new();
-        let mut attempt = 1;
+        let label = dest(self.destination);
+        let mut retrier = Retrier::new(&self.policy, &self.metrics, &label, self.destination.name());
         loop {
             let stream = self.streams.pick().await;
-            let err = match self.put(stream, call, &pending).await {
+            let error = match self.put(stream, call, &pending).await {
                 Ok(failed) => {
                     self.streams.ok(stream);
                     let (ok, failed): (Vec<usize>, Vec<usize>) = pending.iter().partition(|i| !failed.contains(i));
@@ -112,52 +112,34 @@ impl FirehoseSink {
                     if failed.is_empty() {
                         return (accepted, Ok(()));
                     }
-                    let err = CallError {
+                    let error = CallError {
                         transient: true,
                         throttled: false,
                         code: None,
                         message: format!("{} of {} records failed", failed.len(), pending.len()),
                     };
                     pending = failed;
-                    err
+                    error
                 }
                 Err(e) => e,
             };
-            if err.throttled {
-                self.metrics.throttles.get_or_create(&dest(self.destination)).inc();
+            let throttled = error.throttled;
+            if throttled {
                 self.metrics
                     .firehose_stream_throttles
                     .get_or_create(&[("stream", self.streams.name(stream).to_owned())])
                     .inc();
                 self.streams.throttled(stream);
             }
-            if !err.transient {
-                return (
-                    accepted,
-                    Err(Failure {
-                        message: err.message,
-                        permanent: true,
-                    }),
-                );
-            }
-            let Some(mut delay) = self.policy.next_delay_jittered(attempt, started.elapsed()) else {
-                return (
-                    accepted,
-                    Err(Failure {
-                        message: format!("gave up after {attempt} attempts: {}", err.message),
-                        permanent: false,
-                    }),
-                );
+            // A throttled stream backs off on its own: the next pick waits
+            // for it, or takes another stream that is ready now.
+            let retry = Retry {
+                now: throttled,
+                ..Retry::from(error)
             };
-            if err.throttled {
-                // The stream backs off on its own: the next pick waits for
-                // it, or takes another stream that is ready now.
-                delay = std::time::Duration::ZERO;
+            if let Err(failure) = retrier.after(retry).await {
+                return (accepted, Err(failure));
             }
-            tracing::warn!(stream = self.streams.name(stream), attempt, error = %err.message, "firehose: retrying");
-            self.metrics.retries.get_or_create(&dest(self.destination)).inc();
-            tokio::time::sleep(delay).await;
-            attempt += 1;
         }
     }
 
