@@ -68,6 +68,24 @@ variable "archive_expire_after_days" {
   default     = 365
 }
 
+variable "cluster_arn" {
+  description = "ECS cluster for the example service; empty: define the task only"
+  type        = string
+  default     = ""
+}
+
+variable "subnet_ids" {
+  description = "Subnets of the example service (with cluster_arn)"
+  type        = list(string)
+  default     = []
+}
+
+variable "security_group_ids" {
+  description = "Security groups of the example service (with cluster_arn)"
+  type        = list(string)
+  default     = []
+}
+
 variable "alert_email" {
   description = "Email address told when the service logs errors (the alarm below); empty: no subscription"
   type        = string
@@ -442,11 +460,22 @@ resource "aws_iam_role" "task" {
   assume_role_policy = data.aws_iam_policy_document.ecs_assume.json
 }
 
+data "aws_caller_identity" "current" {}
+
 data "aws_iam_policy_document" "task_logging" {
   statement {
-    sid       = "ArchiveEverything"
-    actions   = ["firehose:PutRecordBatch"]
+    sid = "ArchiveEverything"
+    # Describe: sink-proxy's startup check (a wrong stream or role fails the
+    # container health check, and the deployment rolls back).
+    actions   = ["firehose:PutRecordBatch", "firehose:DescribeDeliveryStream"]
     resources = [aws_kinesis_firehose_delivery_stream.logs.arn]
+  }
+  statement {
+    sid = "StartupCheck"
+    # DescribeLogGroups is authorised on the account's log-group resource
+    # space; the proxy asks only for its own group's name.
+    actions   = ["logs:DescribeLogGroups"]
+    resources = ["arn:aws:logs:${data.aws_region.current.name}:${data.aws_caller_identity.current.account_id}:log-group:*"]
   }
   statement {
     sid       = "AlertOnErrors"
@@ -597,6 +626,28 @@ resource "aws_ecs_task_definition" "app" {
       }
     },
   ])
+}
+
+# The service (optional): a deployment whose tasks fail sink-proxy's startup
+# check (a wrong stream, a role without permissions) is rolled back by the
+# deployment circuit breaker instead of replacing tasks for ever.
+resource "aws_ecs_service" "app" {
+  count           = var.cluster_arn == "" ? 0 : 1
+  name            = var.name
+  cluster         = var.cluster_arn
+  task_definition = aws_ecs_task_definition.app.arn
+  desired_count   = 2
+  launch_type     = "FARGATE"
+
+  network_configuration {
+    subnets         = var.subnet_ids
+    security_groups = var.security_group_ids
+  }
+
+  deployment_circuit_breaker {
+    enable   = true
+    rollback = true
+  }
 }
 
 output "task_definition_arn" {

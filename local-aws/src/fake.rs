@@ -45,6 +45,10 @@ pub struct State {
     /// While set, every call of that kind answers 503 (an outage).
     pub firehose_down: bool,
     pub logs_down: bool,
+    /// Operations (by target name: `DescribeDeliveryStream`,
+    /// `CreateLogGroup`, ...) answered AccessDeniedException: a role
+    /// without that permission.
+    pub denied: HashSet<String>,
     /// Firehose delivery streams that throttle every call (over quota).
     pub throttled_streams: HashSet<String>,
     /// Random faults: this share of calls fail (throttle, 5xx, some records)
@@ -228,7 +232,42 @@ fn handle(state: &Mutex<State>, target: &str, body: &[u8]) -> (u16, Value, Optio
         return error(400, "SerializationException");
     };
     let s = |k: &str| req[k].as_str().unwrap_or("").to_owned();
+    if st.denied.contains(target) {
+        return error(400, "AccessDeniedException");
+    }
     match target {
+        "DescribeDeliveryStream" => {
+            if st.firehose_down {
+                return error(503, "ServiceUnavailableException");
+            }
+            let name = s("DeliveryStreamName");
+            (
+                200,
+                json!({"DeliveryStreamDescription": {
+                    "DeliveryStreamName": name,
+                    "DeliveryStreamARN": format!("arn:aws:firehose:us-east-1:123456789012:deliverystream/{name}"),
+                    "DeliveryStreamStatus": "ACTIVE",
+                    "DeliveryStreamType": "DirectPut",
+                    "VersionId": "1",
+                    "Destinations": [],
+                    "HasMoreDestinations": false,
+                }}),
+                None,
+            )
+        }
+        "DescribeLogGroups" => {
+            if st.logs_down {
+                return error(503, "ServiceUnavailableException");
+            }
+            let prefix = s("logGroupNamePrefix");
+            let groups: Vec<Value> = st
+                .groups
+                .iter()
+                .filter(|g| g.starts_with(&prefix))
+                .map(|g| json!({"logGroupName": g, "creationTime": 0, "arn": format!("arn:aws:logs:us-east-1:123456789012:log-group:{g}:*")}))
+                .collect();
+            (200, json!({"logGroups": groups}), None)
+        }
         "PutRecordBatch" => {
             if st.throttled_streams.contains(&s("DeliveryStreamName")) {
                 return error(400, "LimitExceededException");

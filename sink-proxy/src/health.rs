@@ -4,10 +4,15 @@
 //! `/healthz` is 503 while any destination's latest delivery failed:
 //! `unavailable` when retrying will fix it (throttling, 5xx, an AWS outage),
 //! `failing` when it will not (access denied, a missing stream, bad
-//! credentials). The ECS health check (`sink-proxy --check-health`, see
-//! [`container_healthy`]) fails only for `failing`: a deployment with a
-//! broken role should roll back, but replacing tasks during an AWS outage
-//! would not help and would throw away what Fluent Bit holds in memory.
+//! credentials). It also says what the startup check found (`startup`).
+//!
+//! The ECS health check (`sink-proxy --check-health`, see
+//! [`container_healthy`]) fails only when the startup check found a
+//! destination unusable for good: a deployment with a broken role rolls
+//! back. Once failed it stays failed (no flapping). Nothing that happens
+//! later fails it: replacing tasks would not fix an outage nor a deleted
+//! group, would loop, and would throw away what Fluent Bit holds in memory.
+//! Those show in `/healthz` and the metrics instead.
 
 use crate::delivered::Destination;
 use crate::outcome::Outcome;
@@ -20,14 +25,30 @@ const FAILING: &str = "failing";
 const UNAVAILABLE: &str = "unavailable";
 
 /// The container health check's verdict on a `/healthz` answer: healthy
-/// unless the proxy is unreachable or failing in a way retrying cannot fix.
+/// unless the proxy is unreachable or its startup check failed.
 pub fn container_healthy(status: u16, body: &str) -> bool {
-    status == 200 || (status == 503 && body.contains(&format!("\"status\":\"{UNAVAILABLE}\"")))
+    (status == 200 || status == 503) && !body.contains(STARTUP_FAILED)
+}
+
+const STARTUP_FAILED: &str = "\"startup\":\"failed\"";
+
+/// What the startup check found (see `startup`).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub enum Startup {
+    /// Not done yet, or AWS did not answer yet (an outage is no verdict).
+    #[default]
+    Pending,
+    Ok,
+    /// A destination cannot be used until something is fixed.
+    Failed(String),
+    /// Not checked (in-process harnesses).
+    Skipped,
 }
 
 #[derive(Debug, Default)]
 pub struct Health {
     failing: Mutex<BTreeMap<&'static str, Failing>>,
+    startup: Mutex<Startup>,
 }
 
 #[derive(Debug)]
@@ -60,6 +81,20 @@ impl Health {
         }
     }
 
+    /// Records the startup check's verdict. A failure is final: a later
+    /// verdict does not undo it.
+    pub fn set_startup(&self, s: Startup) {
+        if let Ok(mut st) = self.startup.lock()
+            && !matches!(*st, Startup::Failed(_))
+        {
+            *st = s;
+        }
+    }
+
+    pub fn startup(&self) -> Startup {
+        self.startup.lock().map(|s| s.clone()).unwrap_or_default()
+    }
+
     /// Able to deliver or not, and a JSON report of the destinations failing.
     pub fn report(&self) -> (bool, String) {
         let Ok(failing) = self.failing.lock() else {
@@ -84,7 +119,17 @@ impl Health {
                 ((*name).to_owned(), v)
             })
             .collect();
-        (ready, json!({"status": status, "failing": destinations}).to_string())
+        let startup = self.startup();
+        let mut report = json!({"status": status, "failing": destinations, "startup": match &startup {
+            Startup::Pending => "pending",
+            Startup::Ok => "ok",
+            Startup::Failed(_) => "failed",
+            Startup::Skipped => "skipped",
+        }});
+        if let Startup::Failed(why) = startup {
+            report["startup_error"] = json!(why);
+        }
+        (ready, report.to_string())
     }
 }
 
@@ -104,26 +149,48 @@ mod tests {
     }
 
     #[test]
-    fn failures_make_it_unready_until_a_success_and_only_permanent_ones_fail_the_container() {
+    fn only_a_failed_startup_check_fails_the_container_and_for_good() {
         let h = Health::default();
-        assert_eq!(h.report(), (true, r#"{"status":"ok","failing":{}}"#.into()));
+        assert!(container_healthy(200, &h.report().1), "pending is healthy");
+        h.record(Destination::Firehose, &failed(true), true);
+        assert!(
+            container_healthy(503, &h.report().1),
+            "a later failure does not fail it"
+        );
+        h.set_startup(Startup::Failed("firehose: AccessDeniedException".into()));
+        let body = h.report().1;
+        assert!(
+            !container_healthy(503, &body) && body.contains("AccessDeniedException"),
+            "{body}"
+        );
+        h.set_startup(Startup::Ok);
+        h.record(Destination::Firehose, &Outcome::default(), true);
+        assert!(!container_healthy(200, &h.report().1), "no flapping back");
+        assert!(!container_healthy(0, ""), "unreachable");
+    }
+
+    #[test]
+    fn failures_make_it_unready_until_a_success_and_say_whether_retrying_helps() {
+        let h = Health::default();
+        assert_eq!(
+            h.report(),
+            (true, r#"{"status":"ok","failing":{},"startup":"pending"}"#.into())
+        );
         h.record(Destination::Firehose, &failed(false), true);
         let (ready, body) = h.report();
         assert!(!ready && body.contains("\"unavailable\""), "{body}");
-        assert!(container_healthy(503, &body), "an outage does not fail the container");
         h.record(Destination::CloudWatch, &failed(true), true);
         let (ready, body) = h.report();
         assert!(
-            !ready && body.contains("\"failing\"") && body.contains("cloudwatch_logs"),
+            !ready && body.contains("\"status\":\"failing\"") && body.contains("cloudwatch_logs"),
             "{body}"
         );
-        assert!(!container_healthy(503, &body), "access denied does");
         h.record(Destination::CloudWatch, &Outcome::default(), false);
         assert!(
             !h.report().0,
             "a chunk with nothing for CloudWatch says nothing about it"
         );
-        assert!(!container_healthy(404, "") && container_healthy(200, ""));
+        assert!(!container_healthy(404, ""));
         h.record(Destination::CloudWatch, &Outcome::default(), true);
         h.record(Destination::Firehose, &Outcome::default(), true);
         assert!(h.report().0);

@@ -23,3 +23,4 @@ pub mod route;
 pub mod server;
 pub mod spool;
 pub mod spooled;
+pub mod startup;

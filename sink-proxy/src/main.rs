@@ -68,6 +68,7 @@ async fn main() -> ExitCode {
     }
     let proxy = Arc::new(proxy);
     let drains = proxy.start_drains();
+    tokio::spawn(sink_proxy::startup::run(proxy.clone()));
     let alerts = proxy.start_alerts();
     let emf = emf.map(|settings| proxy.start_emf(settings));
     let destinations = proxy.alert_destinations();

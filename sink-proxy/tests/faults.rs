@@ -363,8 +363,9 @@ async fn healthz_is_unready_while_a_destination_fails_and_says_whether_retrying_
         "{}",
         h.body
     );
-    assert!(!sink_proxy::health::container_healthy(h.status, &h.body));
-    // An outage: unavailable, though the container health check passes.
+    // The container check passes: only the startup check fails it (health.rs).
+    assert!(sink_proxy::health::container_healthy(h.status, &h.body));
+    // An outage: unavailable, and the container health check passes.
     fake.with(|st| st.firehose_down = true);
     assert_eq!(post_chunk(proxy.addr, "t", &sent).await.status, 503);
     let h = support::get(proxy.addr, "/healthz").await;
@@ -375,6 +376,9 @@ async fn healthz_is_unready_while_a_destination_fails_and_says_whether_retrying_
     fake.with(|st| st.firehose_down = false);
     assert_eq!(post_chunk(proxy.addr, "t", &sent).await.status, 200);
     let h = support::get(proxy.addr, "/healthz").await;
-    assert_eq!((h.status, h.body.trim()), (200, r#"{"status":"ok","failing":{}}"#));
+    assert_eq!(
+        (h.status, h.body.trim()),
+        (200, r#"{"status":"ok","failing":{},"startup":"pending"}"#)
+    );
     assert_exactly_once(&fake, &sent);
 }

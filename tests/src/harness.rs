@@ -52,6 +52,8 @@ pub struct Extra {
     pub log: Option<PathBuf>,
     /// Its stdout (EMF metrics), appended to this file.
     pub stdout: Option<PathBuf>,
+    /// Start returns once it answers at all, healthy or not.
+    pub listening_only: bool,
 }
 
 impl ProxyProcess {
@@ -83,7 +85,7 @@ impl ProxyProcess {
             spool_dir,
             extra,
         };
-        p.wait_healthy().await?;
+        p.wait_up().await?;
         Ok(p)
     }
 
@@ -117,12 +119,39 @@ impl ProxyProcess {
     /// Starts it again on the same port.
     pub async fn restart(&mut self) -> Result<()> {
         self.child = spawn(&self.endpoint, self.addr, &self.args, &self.extra)?;
-        self.wait_healthy().await
+        self.wait_up().await
     }
 
     /// Still running (not crashed)?
     pub fn alive(&mut self) -> bool {
         matches!(self.child.try_wait(), Ok(None))
+    }
+
+    /// The container health check, as ECS runs it: the binary's exit code.
+    pub fn check_health(&self) -> Result<i32> {
+        let out = Command::new(sink_proxy_bin()?)
+            .args(["--check-health", "--listen", &self.addr.to_string()])
+            .output()?;
+        out.status.code().context("--check-health was killed")
+    }
+
+    /// `/healthz`: status and body.
+    pub async fn healthz(&self) -> Result<(u16, String)> {
+        get(self.addr, "/healthz").await
+    }
+
+    async fn wait_up(&self) -> Result<()> {
+        if !self.extra.listening_only {
+            return self.wait_healthy().await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while get(self.addr, "/healthz").await.is_err() {
+            if Instant::now() > deadline {
+                bail!("sink-proxy did not listen on {}", self.addr);
+            }
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        Ok(())
     }
 
     /// Up, as the container health check sees it (an AWS outage is not

@@ -243,9 +243,15 @@ fn the_terraform_example_parses_and_grants_only_what_sink_proxy_needs() {
         let r = st.body().attributes().find(|a| a.key() == "resources").unwrap();
         assert!(!format!("{:?}", r.expr()).contains("\"*\""), "no wildcard resource");
     }
-    let want: BTreeSet<String> = ["firehose:PutRecordBatch", "logs:CreateLogStream", "logs:PutLogEvents"]
-        .map(String::from)
-        .into();
+    let want: BTreeSet<String> = [
+        "firehose:PutRecordBatch",
+        "firehose:DescribeDeliveryStream",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+        "logs:DescribeLogGroups",
+    ]
+    .map(String::from)
+    .into();
     assert_eq!(actions, want);
     // The group with retention, the bucket encrypted, the stream encrypted.
     let group = block(&body, "resource", &["aws_cloudwatch_log_group", "errors"]);
@@ -362,4 +368,26 @@ fn the_terraform_example_wires_the_alarm_the_topic_and_the_slack_secret() {
     {
         assert!(text.contains(name.as_str()), "main.tf lacks {name}");
     }
+}
+
+/// The JSON examples are valid ECS API input, by botocore's service model
+/// (installed with moto into `.venv` by scripts/python-env.sh).
+#[test]
+fn the_ecs_json_examples_are_valid_api_input() {
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("..");
+    let python = root.join(".venv/bin/python");
+    assert!(python.exists(), "run scripts/python-env.sh first");
+    let out = std::process::Command::new(python)
+        .arg(root.join("examples/ecs/validate.py"))
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(out.status.success(), "{text}{}", String::from_utf8_lossy(&out.stderr));
+    assert!(text.contains("valid RegisterTaskDefinition") && text.contains("valid CreateService"));
+    // The service rolls a deployment back when the startup check fails it.
+    let service: Value = serde_json::from_str(&read("examples/ecs/service.json")).unwrap();
+    assert_eq!(
+        service["deploymentConfiguration"]["deploymentCircuitBreaker"],
+        serde_json::json!({"enable": true, "rollback": true})
+    );
 }

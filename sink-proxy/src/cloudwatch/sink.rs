@@ -194,6 +194,26 @@ impl CloudWatchSink {
         Ok(Put::Accepted { rejected })
     }
 
+    /// The startup check: the group exists (it is described), or this
+    /// proxy may create it (it does so now).
+    pub async fn check(&self) -> Result<(), CallError> {
+        let found = self
+            .client
+            .describe_log_groups()
+            .log_group_name_prefix(&self.group)
+            .send()
+            .await
+            .map_err(|e| CallError::from_sdk(&e))?;
+        if found
+            .log_groups()
+            .iter()
+            .any(|g| g.log_group_name() == Some(self.group.as_str()))
+        {
+            return Ok(());
+        }
+        self.create_group().await
+    }
+
     /// Creates the stream (and the group, when missing) unless known to exist.
     async fn ensure_stream(&self, stream: &str) -> Result<(), CallError> {
         if self.streams.lock().is_ok_and(|s| s.contains(stream)) {

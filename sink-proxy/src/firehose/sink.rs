@@ -143,6 +143,20 @@ impl FirehoseSink {
         }
     }
 
+    /// The startup check: each delivery stream can be described (it exists,
+    /// and the role reaches it).
+    pub async fn check(&self) -> Result<(), CallError> {
+        for i in 0..self.streams.len() {
+            self.client
+                .describe_delivery_stream()
+                .delivery_stream_name(self.streams.name(i))
+                .send()
+                .await
+                .map_err(|e| CallError::from_sdk(&e))?;
+        }
+        Ok(())
+    }
+
     /// Sends `pending` records of `call` to stream number `stream`; returns
     /// the indices that failed.
     async fn put(&self, stream: usize, call: &[Packed], pending: &[usize]) -> Result<Vec<usize>, CallError> {

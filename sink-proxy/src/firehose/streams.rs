@@ -33,6 +33,14 @@ impl Streams {
         self.names.get(i).map_or("", String::as_str)
     }
 
+    pub fn len(&self) -> usize {
+        self.names.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
     /// All names, comma-separated (for messages).
     pub fn names(&self) -> String {
         self.names.join(",")
