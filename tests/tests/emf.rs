@@ -80,6 +80,25 @@ async fn metrics_reach_stdout_as_emf_and_add_up() {
             assert!(v[m["Name"].as_str().unwrap()].is_number());
         }
     }
+    // The EMF specification's schema, checked by jsonschema (in .venv).
+    let root = std::path::Path::new(env!("CARGO_MANIFEST_DIR"));
+    let mut check = std::process::Command::new(root.join("../.venv/bin/python"))
+        .arg(root.join("emf/validate.py"))
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("run scripts/python-env.sh first");
+    use std::io::Write;
+    check.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
+    let out = check.wait_with_output().unwrap();
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(String::from_utf8_lossy(&out.stdout).contains(&format!("{} EMF lines valid", emf.len())));
     assert_eq!(sum(&emf, None, "RecordsIn"), 30.0);
     assert_eq!(sum(&emf, None, "ErrorsMarked"), 6.0, "{text}");
     assert_eq!(sum(&emf, Some(("Destination", "firehose")), "DeliveredRecords"), 30.0);
