@@ -20,6 +20,15 @@ cargo clippy --release --workspace --all-targets -- -D warnings
 # moto's server for the sink-proxy tests (into .venv).
 ./scripts/python-env.sh
 
+# The Terraform example: `terraform validate` where a Terraform binary is
+# present (it is in no registry this project installs from); everywhere,
+# tests/tests/deployment.rs parses main.tf and checks what it must hold.
+if command -v terraform >/dev/null 2>&1; then
+  (cd examples/terraform && terraform init -backend=false -input=false >/dev/null && terraform validate)
+else
+  echo "terraform: no binary here; examples/terraform/main.tf is parsed and checked by the deployment tests"
+fi
+
 # Unit tests, the rule table, the module through the Fluent Bit host,
 # sink-proxy against moto and a fault-injecting fake AWS endpoint, end to end,
 # and the reliability suite. It runs the sink-proxy binary, which this builds

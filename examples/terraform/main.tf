@@ -177,6 +177,143 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
   ok_actions          = [aws_sns_topic.alerts.arn]
 }
 
+# --- Operating it: sink-proxy's EMF metrics on a dashboard, with alarms -------
+#
+# sink-proxy writes its metrics as EMF to its log (SINK_PROXY_EMF_NAMESPACE
+# below), so these exist with no agent. Across tasks they add up.
+
+locals {
+  metrics_namespace = "FireLens/${var.name}"
+  per_destination   = ["firehose", "cloudwatch_logs", "dead_letter"]
+}
+
+resource "aws_cloudwatch_metric_alarm" "delivery_lag" {
+  alarm_name          = "${var.name}-delivery-lag"
+  alarm_description   = "Logs wait in sink-proxy's spool: AWS throttles or is down, or the task role lost a permission (see /healthz)"
+  namespace           = local.metrics_namespace
+  metric_name         = "DeliveryLagSeconds"
+  dimensions          = { Destination = "firehose" }
+  statistic           = "Maximum"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = 900
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+  ok_actions          = [aws_sns_topic.alerts.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "dead_letters" {
+  alarm_name          = "${var.name}-dead-letters"
+  alarm_description   = "Records that could not be read or sent went to the dead-letter place (S3, with the reason)"
+  namespace           = local.metrics_namespace
+  metric_name         = "DeadLetters"
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 1
+  comparison_operator = "GreaterThanOrEqualToThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
+resource "aws_cloudwatch_metric_alarm" "throttling" {
+  alarm_name          = "${var.name}-firehose-throttling"
+  alarm_description   = "Firehose throttles for 15 minutes: add delivery streams (SINK_PROXY_DELIVERY_STREAM=a,b) or raise the quota"
+  namespace           = local.metrics_namespace
+  metric_name         = "Throttles"
+  dimensions          = { Destination = "firehose" }
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 3
+  threshold           = 50
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = [aws_sns_topic.alerts.arn]
+}
+
+resource "aws_cloudwatch_dashboard" "logging" {
+  dashboard_name = "${var.name}-logging"
+  dashboard_body = jsonencode({
+    widgets = [
+      {
+        type = "metric", x = 0, y = 0, width = 12, height = 6
+        properties = {
+          title  = "Errors per minute"
+          region = data.aws_region.current.name
+          stat   = "Sum"
+          period = 60
+          metrics = [
+            [local.metrics_namespace, "ErrorsMarked", { label = "errors (marked by the filter)" }],
+            [local.metrics_namespace, "AlertErrors", { label = "errors that alert" }],
+          ]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 0, width = 12, height = 6
+        properties = {
+          title  = "Delivery lag (oldest undelivered record, seconds)"
+          region = data.aws_region.current.name
+          stat   = "Maximum"
+          period = 60
+          metrics = [for d in local.per_destination : [local.metrics_namespace, "DeliveryLagSeconds", "Destination", d]]
+        }
+      },
+      {
+        type = "metric", x = 0, y = 6, width = 12, height = 6
+        properties = {
+          title  = "Records in and delivered"
+          region = data.aws_region.current.name
+          stat   = "Sum"
+          period = 60
+          metrics = concat(
+            [[local.metrics_namespace, "RecordsIn"]],
+            [for d in local.per_destination : [local.metrics_namespace, "DeliveredRecords", "Destination", d]],
+          )
+        }
+      },
+      {
+        type = "metric", x = 12, y = 6, width = 12, height = 6
+        properties = {
+          title  = "Throttling, retries, failures, dead letters"
+          region = data.aws_region.current.name
+          stat   = "Sum"
+          period = 60
+          metrics = concat(
+            [for d in ["firehose", "cloudwatch_logs"] : [local.metrics_namespace, "Throttles", "Destination", d]],
+            [for d in ["firehose", "cloudwatch_logs"] : [local.metrics_namespace, "Retries", "Destination", d]],
+            [for d in ["firehose", "cloudwatch_logs"] : [local.metrics_namespace, "Failures", "Destination", d]],
+            [[local.metrics_namespace, "DeadLetters"]],
+          )
+        }
+      },
+      {
+        type = "metric", x = 0, y = 12, width = 12, height = 6
+        properties = {
+          title  = "Spool on disk (bytes, per task summed)"
+          region = data.aws_region.current.name
+          stat   = "Maximum"
+          period = 60
+          metrics = [[local.metrics_namespace, "SpoolBytes"], [local.metrics_namespace, "SpoolFull", { stat = "Sum" }]]
+        }
+      },
+      {
+        type = "metric", x = 12, y = 12, width = 12, height = 6
+        properties = {
+          title  = "Alerts sent and dropped"
+          region = data.aws_region.current.name
+          stat   = "Sum"
+          period = 300
+          metrics = flatten([for a in ["slack", "webhook", "sns"] : [
+            [local.metrics_namespace, "AlertsSent", "AlertDestination", a],
+            [local.metrics_namespace, "AlertsDropped", "AlertDestination", a],
+          ]])
+        }
+      },
+    ]
+  })
+}
+
 # The Slack webhook URL is a secret: ECS injects it into sink-proxy's
 # environment (`secrets` below); it is never in a file or a log.
 resource "aws_secretsmanager_secret" "slack_webhook" {
@@ -574,7 +711,7 @@ resource "aws_ecs_task_definition" "app" {
         { name = "SINK_PROXY_SPOOL_DIR", value = "/var/lib/sink-proxy/spool" },
         { name = "SINK_PROXY_SPOOL_MAX_BYTES", value = tostring(var.spool_max_bytes) },
         # Its metrics as EMF on stdout, every 60 s: CloudWatch metrics with no agent.
-        { name = "SINK_PROXY_EMF_NAMESPACE", value = "FireLens/${var.name}" },
+        { name = "SINK_PROXY_EMF_NAMESPACE", value = local.metrics_namespace },
         ], var.proxy_alerts_to_sns ? [
         { name = "SINK_PROXY_ALERT_SNS_TOPIC_ARN", value = aws_sns_topic.alerts.arn },
       ] : [])
@@ -680,6 +817,10 @@ output "delivery_stream_name" {
 
 output "archive_bucket_arn" {
   value = aws_s3_bucket.archive.arn
+}
+
+output "dashboard_name" {
+  value = aws_cloudwatch_dashboard.logging.dashboard_name
 }
 
 output "athena_table" {
