@@ -29,6 +29,8 @@ else
   echo "terraform: no binary here; examples/terraform/main.tf is parsed and checked by the deployment tests"
 fi
 
+./scripts/checkov.sh
+
 # Unit tests, the rule table, the module through the Fluent Bit host,
 # sink-proxy against moto and a fault-injecting fake AWS endpoint, end to end,
 # and the reliability suite. It runs the sink-proxy binary, which this builds

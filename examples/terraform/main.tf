@@ -122,12 +122,16 @@ data "aws_region" "current" {}
 # --- Errors: CloudWatch Logs --------------------------------------------------
 
 resource "aws_cloudwatch_log_group" "errors" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest by default; a customer-managed key (kms_key_id) is the user's choice and cost
+  #checkov:skip=CKV_AWS_338:error retention is a variable (error_retention_days); the full archive lives in S3 for as long as the lifecycle keeps it
   name              = "/ecs/${var.name}/errors"
   retention_in_days = var.error_retention_days
 }
 
 # The log router's and the proxy's own logs.
 resource "aws_cloudwatch_log_group" "router" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest by default; these are the router's own logs
+  #checkov:skip=CKV_AWS_338:the log router's and the proxy's own logs: a week is enough to debug a task
   name              = "/ecs/${var.name}/log-router"
   retention_in_days = 7
 }
@@ -317,6 +321,8 @@ resource "aws_cloudwatch_dashboard" "logging" {
 # The Slack webhook URL is a secret: ECS injects it into sink-proxy's
 # environment (`secrets` below); it is never in a file or a log.
 resource "aws_secretsmanager_secret" "slack_webhook" {
+  #checkov:skip=CKV_AWS_149:encrypted with the account's aws/secretsmanager key; a customer-managed key is the user's choice
+  #checkov:skip=CKV2_AWS_57:a Slack webhook URL cannot be rotated by Secrets Manager; revoke it in Slack and update the secret
   count       = local.slack_from_url ? 1 : 0
   name_prefix = "${var.name}-slack-webhook-"
 }
@@ -338,6 +344,10 @@ locals {
 # --- Everything: Firehose to S3 -----------------------------------------------
 
 resource "aws_s3_bucket" "archive" {
+  #checkov:skip=CKV_AWS_18:server access logging needs a second bucket; CloudTrail data events are the user's choice
+  #checkov:skip=CKV2_AWS_62:nothing consumes object events; Athena reads the archive through the Glue table
+  #checkov:skip=CKV_AWS_144:cross-region replication doubles the storage bill of a log archive; the user's choice
+  #checkov:skip=CKV_AWS_21:Firehose writes each object once and the lifecycle expires it; versioning would keep expired logs
   bucket_prefix = "${var.name}-logs-"
 }
 
@@ -465,6 +475,8 @@ resource "aws_iam_role_policy" "firehose_to_s3" {
 
 # Firehose's own delivery errors (S3 denied, bucket gone) are logged here.
 resource "aws_cloudwatch_log_group" "firehose" {
+  #checkov:skip=CKV_AWS_158:CloudWatch Logs encrypts at rest by default; Firehose's delivery errors only
+  #checkov:skip=CKV_AWS_338:Firehose's delivery errors: two weeks to act on an alarm
   name              = "/aws/kinesisfirehose/${var.name}-logs"
   retention_in_days = 14
 }
@@ -475,6 +487,7 @@ resource "aws_cloudwatch_log_stream" "firehose_s3" {
 }
 
 resource "aws_kinesis_firehose_delivery_stream" "logs" {
+  #checkov:skip=CKV_AWS_241:encrypted with an AWS-owned key (server_side_encryption below); a customer-managed key is the user's choice and cost
   name        = "${var.name}-logs"
   destination = "extended_s3"
 
