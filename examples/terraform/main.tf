@@ -256,10 +256,10 @@ resource "aws_cloudwatch_dashboard" "logging" {
       {
         type = "metric", x = 12, y = 0, width = 12, height = 6
         properties = {
-          title  = "Delivery lag (oldest undelivered record, seconds)"
-          region = data.aws_region.current.name
-          stat   = "Maximum"
-          period = 60
+          title   = "Delivery lag (oldest undelivered record, seconds)"
+          region  = data.aws_region.current.name
+          stat    = "Maximum"
+          period  = 60
           metrics = [for d in local.per_destination : [local.metrics_namespace, "DeliveryLagSeconds", "Destination", d]]
         }
       },
@@ -294,10 +294,10 @@ resource "aws_cloudwatch_dashboard" "logging" {
       {
         type = "metric", x = 0, y = 12, width = 12, height = 6
         properties = {
-          title  = "Spool on disk (bytes, per task summed)"
-          region = data.aws_region.current.name
-          stat   = "Maximum"
-          period = 60
+          title   = "Spool on disk (bytes, per task summed)"
+          region  = data.aws_region.current.name
+          stat    = "Maximum"
+          period  = 60
           metrics = [[local.metrics_namespace, "SpoolBytes"], [local.metrics_namespace, "SpoolFull", { stat = "Sum" }]]
         }
       },
@@ -502,9 +502,9 @@ resource "aws_kinesis_firehose_delivery_stream" "logs" {
     prefix     = "logs/"
     # sink-proxy sends plain records (many newline-terminated lines each);
     # Firehose compresses the objects it writes.
-    compression_format = "GZIP"
-    buffering_size     = 64
-    buffering_interval = 300
+    compression_format  = "GZIP"
+    buffering_size      = 64
+    buffering_interval  = 300
     error_output_prefix = "errors/"
 
     cloudwatch_logging_options {
@@ -707,12 +707,12 @@ resource "aws_ecs_task_definition" "app" {
   # chunks to the proxy), then the proxy (finishing them, see README).
   container_definitions = jsonencode([
     {
-      name              = "sink-proxy"
-      image             = var.router_image
-      essential         = true
-      user              = "10001"
-      entryPoint        = ["/usr/local/bin/sink-proxy"]
-      stopTimeout       = 30
+      name        = "sink-proxy"
+      image       = var.router_image
+      essential   = true
+      user        = "10001"
+      entryPoint  = ["/usr/local/bin/sink-proxy"]
+      stopTimeout = 30
       # Its in-flight budget (64 MiB) plus the runtime: measured peaks stay
       # under 100 MiB (README: "Memory"); a soft limit.
       memoryReservation = 128
@@ -763,10 +763,10 @@ resource "aws_ecs_task_definition" "app" {
       })
     },
     {
-      name         = "app"
-      image        = var.app_image
-      essential    = true
-      dependsOn    = [{ containerName = "log_router", condition = "START" }]
+      name      = "app"
+      image     = var.app_image
+      essential = true
+      dependsOn = [{ containerName = "log_router", condition = "START" }]
       # Non-blocking: the app never stalls on logging; it drops only if the
       # router stops reading for longer than this buffer lasts, which the
       # proxy's spool makes a matter of a dead router, not of a slow AWS.

@@ -280,7 +280,7 @@ fn the_terraform_example_parses_and_grants_only_what_sink_proxy_needs() {
         "condition = \"HEALTHY\"",
         "condition = \"START\"",
         "logDriver = \"awsfirelens\"",
-        "user              = \"10001\"",
+        "user        = \"10001\"",
         "SINK_PROXY_LOG_GROUP",
         "SINK_PROXY_DELIVERY_STREAM",
     ] {
