@@ -59,8 +59,13 @@ async fn metrics_reach_stdout_as_emf_and_add_up() {
     while fake.with(|s| s.firehose_lines("logs").len()) < 30 && Instant::now() < deadline {
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    // At least two intervals, then SIGTERM writes the last gains.
-    tokio::time::sleep(Duration::from_millis(2100)).await;
+    // At least two line sets on stdout, then SIGTERM writes the last gains.
+    let global_lines = |text: &str| text.lines().filter(|l| !l.contains("\"Destination\"")).count();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while global_lines(&std::fs::read_to_string(&out).unwrap_or_default()) < 2 {
+        assert!(Instant::now() < deadline, "no EMF lines on stdout");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     proxy.terminate(Duration::from_secs(30)).unwrap();
     let text = std::fs::read_to_string(&out).unwrap();
     let _ = std::fs::remove_file(&out);
