@@ -6,7 +6,11 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 version=3.3.30
 if ! .venv-checkov/bin/checkov --version 2>/dev/null | grep -qx "$version"; then
-  python3 -m venv .venv-checkov
+  if ! python3 -m venv .venv-checkov 2>/dev/null; then
+    # Debian's python3 ships venv separately (as in python-env.sh).
+    apt-get update -qq && apt-get install -y -qq python3-venv
+    python3 -m venv .venv-checkov
+  fi
   .venv-checkov/bin/pip install --quiet --disable-pip-version-check "checkov==$version"
 fi
 .venv-checkov/bin/checkov -d examples/terraform --framework terraform --compact --quiet

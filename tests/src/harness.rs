@@ -246,6 +246,29 @@ async fn get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
     ))
 }
 
+/// A sink-proxy settings file (`--config`) in the temporary directory,
+/// removed when dropped.
+pub struct ConfigFile(PathBuf);
+
+impl ConfigFile {
+    /// `name` must be unique among the files a test process writes.
+    pub fn new(name: &str, text: &str) -> Self {
+        let p = std::env::temp_dir().join(format!("sink-proxy-{}-{name}.toml", std::process::id()));
+        std::fs::write(&p, text).expect("writing a settings file in the temporary directory");
+        Self(p)
+    }
+
+    pub fn path(&self) -> &str {
+        self.0.to_str().unwrap_or_default()
+    }
+}
+
+impl Drop for ConfigFile {
+    fn drop(&mut self) {
+        let _ = std::fs::remove_file(&self.0);
+    }
+}
+
 /// A chunk as Fluent Bit's http output sends it.
 pub struct Chunk {
     pub tag: String,

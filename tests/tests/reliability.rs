@@ -7,7 +7,7 @@
 //!
 //! The outages last `RELIABILITY_OUTAGE_SECS` (default 60) each.
 
-use firelens_e2e::harness::{Chunk, ProxyProcess, corpus_chunks, drive, drive_paced};
+use firelens_e2e::harness::{Chunk, ConfigFile, ProxyProcess, corpus_chunks, drive, drive_paced};
 use local_aws::fake::FakeAws;
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -32,27 +32,6 @@ async fn start_with(fake: &FakeAws, extra: &[&str]) -> ProxyProcess {
     let mut args = vec!["--log-group", GROUP, "--delivery-stream", STREAM];
     args.extend_from_slice(extra);
     ProxyProcess::start(&fake.endpoint, &args).await.unwrap()
-}
-
-/// A settings file for the proxy, removed when dropped.
-struct ConfigFile(std::path::PathBuf);
-
-impl ConfigFile {
-    fn new(name: &str, text: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("reliability-{}-{name}.toml", std::process::id()));
-        std::fs::write(&p, text).unwrap();
-        Self(p)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for ConfigFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 fn corpus(rounds: usize, lines_per_chunk: usize) -> Vec<Chunk> {
@@ -614,7 +593,7 @@ async fn a_full_spool_answers_429_and_loses_nothing_once_space_returns() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_damaged_spool_still_starts_and_delivers_every_intact_acknowledged_chunk() {
     use sink_proxy::spool::frame;
-    let cfg = ConfigFile::new("damage", "[spool]\nsegment_bytes = 65536\n");
+    let cfg = ConfigFile::new("reliability-damage", "[spool]\nsegment_bytes = 65536\n");
     let chunks = Arc::new(corpus(1, 100));
     let fake = FakeAws::start().await;
     fake.with(|st| {

@@ -2,7 +2,7 @@
 //! stand-in (or moto, for SNS), and an HTTP receiver on 127.0.0.1 standing
 //! in for Slack and a generic webhook. Every wait is bounded.
 
-use firelens_e2e::harness::{Chunk, Extra, ProxyProcess, drive, post_chunk};
+use firelens_e2e::harness::{Chunk, ConfigFile, Extra, ProxyProcess, drive, post_chunk};
 use firelens_e2e::receiver::{Answer, Received, Receiver};
 use local_aws::fake::FakeAws;
 use serde_json::{Value, json};
@@ -66,27 +66,6 @@ fn counts(msgs: &[Received]) -> Vec<u64> {
                 .collect::<Vec<_>>()
         })
         .collect()
-}
-
-/// A settings file, removed when dropped.
-struct ConfigFile(std::path::PathBuf);
-
-impl ConfigFile {
-    fn new(name: &str, text: &str) -> Self {
-        let p = std::env::temp_dir().join(format!("alerts-{}-{name}.toml", std::process::id()));
-        std::fs::write(&p, text).unwrap();
-        Self(p)
-    }
-
-    fn path(&self) -> &str {
-        self.0.to_str().unwrap()
-    }
-}
-
-impl Drop for ConfigFile {
-    fn drop(&mut self) {
-        let _ = std::fs::remove_file(&self.0);
-    }
 }
 
 /// The Block Kit limits Slack enforces on what this test receives.
@@ -232,7 +211,7 @@ async fn a_4xx_is_stored_but_does_not_alert() {
 /// the alert failures in the metrics.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_failing_alert_destination_never_touches_log_delivery() {
-    let settings = ConfigFile::new("failing", "[alerts]\ntimeout_secs = 1\nmax_attempts = 2\n");
+    let settings = ConfigFile::new("alerts-failing", "[alerts]\ntimeout_secs = 1\nmax_attempts = 2\n");
     for answer in [
         Answer::TooMany { retry_after_secs: 1 },
         Answer::ServerError,
@@ -316,7 +295,7 @@ async fn no_secret_is_logged_at_any_level() {
     let rx = Receiver::start(Answer::ServerError).await.unwrap();
     let log = std::env::temp_dir().join(format!("alerts-secret-{}.log", std::process::id()));
     let _ = std::fs::remove_file(&log);
-    let settings = ConfigFile::new("secret", "[alerts]\ntimeout_secs = 1\nmax_attempts = 2\n");
+    let settings = ConfigFile::new("alerts-secret", "[alerts]\ntimeout_secs = 1\nmax_attempts = 2\n");
     // A closed port for the webhook: connection errors must not name it either.
     let closed = std::net::TcpListener::bind("127.0.0.1:0")
         .unwrap()
