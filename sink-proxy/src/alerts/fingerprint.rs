@@ -282,4 +282,23 @@ mod tests {
         assert_eq!(fingerprint("c", &a), fingerprint("c", &b));
         assert!(normalise(&a).len() <= HEAD_BYTES);
     }
+
+    /// Error lines are input: any text, however broken its quotes, joiners
+    /// and multi-byte characters, is fingerprinted without a panic (a panic
+    /// here would leave a chunk unanswered, and Fluent Bit would resend it
+    /// for ever).
+    #[test]
+    fn any_text_is_fingerprinted_without_a_panic() {
+        const PIECES: [&str; 16] = [
+            "\"", "'", "a", "Z", "7", "_", ".", ":", "-", "/", " ", "é", "エ", "😀", "Nov", "{\"k\":",
+        ];
+        let mut rng = fastrand::Rng::with_seed(5);
+        for _ in 0..20_000 {
+            let text: String = (0..rng.usize(0..40))
+                .map(|_| PIECES[rng.usize(0..PIECES.len())])
+                .collect();
+            let _ = fingerprint("c", &text);
+            assert!(normalise(&text).len() <= text.len() * 3 + 8);
+        }
+    }
 }
