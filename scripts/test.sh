@@ -4,6 +4,13 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# The Python tools (moto's server for the sink-proxy tests, in .venv;
+# checkov, in .venv-checkov) install in the background while Rust compiles:
+# that is network, not CPU. One after the other, as both may need apt.
+py_log="$(mktemp)"
+(./scripts/python-env.sh && ./scripts/checkov.sh --install-only) >"$py_log" 2>&1 &
+py_pid=$!
+
 # The Wasm module, as shipped (installs the wasm32-wasip1 target if missing).
 ./scripts/build-wasm.sh
 
@@ -17,8 +24,13 @@ cargo fmt --all --check
 cargo clippy --release --target wasm32-wasip1 -p filter-wasm --lib -- -D warnings
 cargo clippy --release --workspace --all-targets -- -D warnings
 
-# moto's server for the sink-proxy tests (into .venv).
-./scripts/python-env.sh
+if ! wait "$py_pid"; then
+  cat "$py_log" >&2
+  echo "installing the Python tools failed" >&2
+  exit 1
+fi
+cat "$py_log"
+rm -f "$py_log"
 
 # The Terraform example: `terraform fmt -check` and `terraform validate`
 # where a Terraform binary is present (it is in no registry this project

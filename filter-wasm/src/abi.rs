@@ -30,6 +30,21 @@ static EMPTY: [u8; 1] = [0];
 /// A rules file larger than this is refused (it is read once, at first call).
 const MAX_RULES_BYTES: u64 = 1 << 20;
 
+/// The WASI reactor entry point (proxy-wasm's Rust SDK exports the same):
+/// WAMR calls it once, after instantiation and before any filter call. A
+/// WASI module that exports neither this nor `_start` makes WAMR log "a
+/// module with WASI apis should be either a command or a reactor" at every
+/// Fluent Bit start.
+#[unsafe(no_mangle)]
+pub extern "C" fn _initialize() {
+    unsafe extern "C" {
+        fn __wasm_call_ctors();
+    }
+    // SAFETY: the linker's constructor runner, called once and first, as the
+    // reactor ABI requires.
+    unsafe { __wasm_call_ctors() }
+}
+
 #[unsafe(no_mangle)]
 pub extern "C" fn firelens_classify(
     _tag: *const u8,

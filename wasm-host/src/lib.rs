@@ -4,6 +4,7 @@
 //!
 //! - one instance for the filter's lifetime, WASI preview 1 with the
 //!   `Accessible_Paths` directories preopened, no args, no environment;
+//!   a reactor's `_initialize` is called once, first;
 //! - an app heap of `Wasm_Heap_Size` bytes placed where WAMR places it (at
 //!   `__heap_base`), from which the NUL-terminated tag and record are
 //!   allocated for each call and freed after it; when an allocation fails the
@@ -178,6 +179,14 @@ impl WasmFilter {
         let mut linker = Linker::new(engine);
         wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |t| t)?;
         let instance = linker.instantiate(&mut store, module)?;
+        // WAMR runs a WASI reactor's `_initialize` right after instantiation
+        // (wasm_runtime.c, execute_post_instantiate_functions).
+        if let Some(init) = instance.get_func(&mut store, "_initialize") {
+            init.typed::<(), ()>(&store)
+                .context("_initialize must take and return nothing")?
+                .call(&mut store, ())
+                .context("_initialize trapped")?;
+        }
         let memory = instance
             .get_memory(&mut store, "memory")
             .context("the module exports no memory")?;

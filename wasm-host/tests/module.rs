@@ -117,6 +117,26 @@ fn run_corpus(execution: Execution, n: usize, seed: u64) {
     assert!(counts.iter().all(|&c| c > n / 20), "{counts:?}");
 }
 
+/// WAMR warns "a module with WASI apis should be either a command or a
+/// reactor" at every Fluent Bit start unless the module exports `_start`
+/// or `_initialize`; a filter is a reactor.
+#[test]
+fn the_module_is_a_wasi_reactor() {
+    let engine = wasm_host::engine(Execution::Compiled, false).unwrap();
+    let m = wasmtime::Module::new(&engine, module()).unwrap();
+    let exports: Vec<&str> = m.exports().map(|e| e.name()).collect();
+    assert!(exports.contains(&"_initialize"), "{exports:?}");
+    assert!(!exports.contains(&"_start"), "{exports:?}");
+    let ty = m.get_export("_initialize").and_then(|e| e.func().cloned()).unwrap();
+    assert_eq!((ty.params().len(), ty.results().len()), (0, 0));
+    // And a host that calls it, as WAMR does, then filters as before.
+    let mut f = default_filter();
+    assert_eq!(
+        f.call(TAG, TIME, br#"{"log":"ERROR x"}"#).kept().map(<[u8]>::to_vec),
+        Some(br#"{"log":"ERROR x","log_class":"error"}"#.to_vec())
+    );
+}
+
 #[test]
 fn the_corpus_agrees_100_percent_compiled() {
     run_corpus(Execution::Compiled, 20_000, 1);
