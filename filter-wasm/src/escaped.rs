@@ -12,25 +12,27 @@
 //! - the access-log quote is `\"`, and every other quote inside the string is
 //!   escaped, so the first `"` after a request line is the same one in both;
 //! - an escape that would make plain text (`\u0041`, `\/`) or is invalid, and
-//!   a bracket holding escapes, are left to the reference scan (`Fallback`).
+//!   a bracket holding escapes, are left to the reference scan (`Undecided`).
 //!   Fluent Bit writes none of them.
 
+use crate::http::{is_target_and_version, request_method_len};
 use crate::json::{Decoded, decode_escape, string_end};
-use crate::text::{
-    BRACKET, END, EQUALS, ESCAPE, LITERAL, LiteralKind, MAX_BRACKET, TextMatcher, is_key_byte, is_target_and_version,
-    is_word_byte, lookup, request_method_len,
-};
+use crate::lexis::{is_key_byte, is_word_byte};
+use crate::literals::LiteralKind;
+use crate::table::lookup;
+use crate::text::{BRACKET, END, EQUALS, ESCAPE, LITERAL, MAX_BRACKET, TextMatcher};
+use std::ops::ControlFlow;
 
-/// The outcome of scanning a string body that starts at a given index.
+/// What the scan of a string body concluded.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Escaped {
+pub(crate) enum Verdict {
     /// A health checker, in a string that ends: nothing else about the
     /// record matters.
     Health,
     /// The string ends (its closing quote) at `end`; `error` if a rule matched.
-    Done { error: bool, end: usize },
+    Scanned { error: bool, end: usize },
     /// Something only the reference scan decides; nothing was concluded.
-    Fallback,
+    Undecided,
 }
 
 /// Stands for any non-ASCII character: neither a word byte nor a token start.
@@ -46,17 +48,12 @@ struct Cursor {
     escape_byte: u8,
 }
 
-enum Step {
-    Go,
-    Stop(Escaped),
-}
-
 impl TextMatcher {
     /// Classifies the JSON string body starting at `b[start]` (just after its
     /// opening quote), which runs up to the first unescaped `"`.
-    pub(crate) fn scan_escaped(&self, b: &[u8], start: usize) -> Escaped {
+    pub(crate) fn scan_escaped(&self, b: &[u8], start: usize) -> Verdict {
         let Some((class, prefilter)) = &self.escaped else {
-            return Escaped::Fallback;
+            return Verdict::Undecided;
         };
         let mut cur = Cursor {
             error: false,
@@ -75,7 +72,7 @@ impl TextMatcher {
                 let cls = lookup(class, c);
                 if cls != 0
                     && p >= cur.skip
-                    && let Step::Stop(r) = self.escaped_at(b, p, c, cls, &mut cur)
+                    && let ControlFlow::Break(r) = self.escaped_at(b, p, c, cls, &mut cur)
                 {
                     return r;
                 }
@@ -86,20 +83,20 @@ impl TextMatcher {
             let cls = lookup(class, c);
             if cls != 0
                 && i >= cur.skip
-                && let Step::Stop(r) = self.escaped_at(b, i, c, cls, &mut cur)
+                && let ControlFlow::Break(r) = self.escaped_at(b, i, c, cls, &mut cur)
             {
                 return r;
             }
             i += 1;
         }
         // No closing quote: not a string Fluent Bit wrote.
-        Escaped::Fallback
+        Verdict::Undecided
     }
 
     #[inline]
-    fn escaped_at(&self, b: &[u8], p: usize, c: u8, cls: u8, cur: &mut Cursor) -> Step {
+    fn escaped_at(&self, b: &[u8], p: usize, c: u8, cls: u8, cur: &mut Cursor) -> ControlFlow<Verdict> {
         if cls & END != 0 {
-            return Step::Stop(Escaped::Done {
+            return ControlFlow::Break(Verdict::Scanned {
                 error: cur.error,
                 end: p,
             });
@@ -117,7 +114,7 @@ impl TextMatcher {
                 // Non-ASCII, surrogate pairs and lone surrogates included: only
                 // ever a boundary.
                 (len, Decoded::Char(c)) if !c.is_ascii() => (len, NON_ASCII),
-                _ => return Step::Stop(Escaped::Fallback),
+                _ => return ControlFlow::Break(Verdict::Undecided),
             };
             cur.skip = p + len;
             cur.escape_end = p + len;
@@ -131,7 +128,7 @@ impl TextMatcher {
             {
                 cur.error = self.escaped_access_log_status(b, p);
             }
-            return Step::Go;
+            return ControlFlow::Continue(());
         }
         if cls & LITERAL != 0 {
             for lit in self.anchored_on(c) {
@@ -139,9 +136,9 @@ impl TextMatcher {
                 match lit.kind {
                     // The string must end, as the reference scan needs it to.
                     LiteralKind::Health => {
-                        return Step::Stop(match p.checked_sub(1).and_then(|q| string_end(b, q)) {
-                            Some(_) => Escaped::Health,
-                            None => Escaped::Fallback,
+                        return ControlFlow::Break(match p.checked_sub(1).and_then(|q| string_end(b, q)) {
+                            Some(_) => Verdict::Health,
+                            None => Verdict::Undecided,
                         });
                     }
                     LiteralKind::Word => {
@@ -154,14 +151,14 @@ impl TextMatcher {
             }
         }
         if cur.error {
-            return Step::Go;
+            return ControlFlow::Continue(());
         }
         if cls & BRACKET != 0 {
             cur.error = self.escaped_bracket_level(b, p, cur);
         } else if cls & EQUALS != 0 {
             cur.error = self.escaped_logfmt_pair(b, p, cur);
         }
-        Step::Go
+        ControlFlow::Continue(())
     }
 
     /// `[error]` as in `TextMatcher::bracket_level`, `[` at `p`.

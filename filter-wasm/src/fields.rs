@@ -5,10 +5,11 @@
 //! `"log.level"` as well as `{"log":{"level":…}}` (and any mix), so both the
 //! ECS flat form and nested forms work without separate rules.
 
+use crate::http::ErrorStatuses;
 use crate::json::{Member, walk_object};
+use crate::levels::Levels;
 use crate::rules::{MAX_FIELD_KEYS as MAX_PATHS, MAX_KEY_SEGMENTS as MAX_DEPTH, RulesFile};
-use crate::text::{Levels, entry, lookup, parse_status};
-use std::ops::RangeInclusive;
+use crate::table::{entry, lookup};
 
 /// Keys longer than this share one length bucket.
 const MAX_KEY_LEN: usize = 63;
@@ -53,7 +54,7 @@ pub(crate) struct FieldMatcher {
     all: u64,
     levels: Levels,
     numeric_level_min: i64,
-    status: RangeInclusive<u16>,
+    statuses: ErrorStatuses,
 }
 
 impl FieldMatcher {
@@ -110,7 +111,7 @@ impl FieldMatcher {
             all,
             levels,
             numeric_level_min: e.numeric_level_min,
-            status: e.status_min..=e.status_max,
+            statuses: ErrorStatuses::new(e.status_min, e.status_max),
         }
     }
 
@@ -167,15 +168,11 @@ impl FieldMatcher {
                 return false;
             }
             return (kinds & LEVEL != 0 && self.levels.contains(s.trim_ascii()))
-                || (kinds & STATUS != 0 && self.is_error_status(s));
+                || (kinds & STATUS != 0 && self.statuses.contains_digits(s));
         }
         let Some(n) = parse_int(v) else { return false };
         (kinds & NUMERIC_LEVEL != 0 && n >= self.numeric_level_min)
-            || (kinds & STATUS != 0 && u16::try_from(n).is_ok_and(|s| self.status.contains(&s)))
-    }
-
-    fn is_error_status(&self, digits: &[u8]) -> bool {
-        parse_status(digits).is_some_and(|s| self.status.contains(&s))
+            || (kinds & STATUS != 0 && u16::try_from(n).is_ok_and(|s| self.statuses.contains(s)))
     }
 }
 

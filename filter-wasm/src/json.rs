@@ -92,41 +92,114 @@ pub(crate) fn skip_value(b: &[u8], i: usize) -> Option<(usize, bool)> {
     }
 }
 
-/// The member whose key's opening quote is at `i`: its key (still escaped),
-/// whether the key holds escapes, and where its value starts. Fluent Bit
-/// writes compact JSON, so the `:` is looked for right away first.
-#[inline(always)]
-pub(crate) fn read_key(b: &[u8], i: usize) -> Option<(&[u8], bool, usize)> {
-    if *b.get(i)? != b'"' {
-        return None;
-    }
-    let (key_end, key_escaped) = string_end(b, i)?;
-    let key = b.get(i + 1..key_end - 1)?;
-    let colon = if b.get(key_end) == Some(&b':') {
-        key_end
-    } else {
-        skip_ws(b, key_end)
-    };
-    if *b.get(colon)? != b':' {
-        return None;
-    }
-    Some((key, key_escaped, skip_ws(b, colon + 1)))
+/// A member's key, read; its value not yet.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Key<'a> {
+    /// The key between its quotes, still escaped.
+    pub key: &'a [u8],
+    pub escaped: bool,
+    /// First byte of the value.
+    pub value_start: usize,
 }
 
-/// After a member's value, which ends at `value_end`: the next key's index
-/// (`Ok`), or the index of the object's closing `}` (`Err`).
-#[inline(always)]
-pub(crate) fn after_member(b: &[u8], value_end: usize) -> Option<Result<usize, usize>> {
-    let i = if matches!(b.get(value_end), Some(b',' | b'}')) {
-        value_end
-    } else {
-        skip_ws(b, value_end)
-    };
-    match *b.get(i)? {
-        b',' if b.get(i + 1) == Some(&b'"') => Some(Ok(i + 1)),
-        b',' => Some(Ok(skip_ws(b, i + 1))),
-        b'}' => Some(Err(i)),
-        _ => None,
+/// A cursor over the members of one object. A walk reads a key, then
+/// decides whether to read its value; what follows a value is read only
+/// when the next key is asked for, so a truncated object still yields every
+/// member before the damage.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct Members<'a> {
+    src: &'a [u8],
+    at: At,
+}
+
+#[derive(Debug, Clone, Copy)]
+enum At {
+    /// The next key's opening quote.
+    Key(usize),
+    /// One past the value just read.
+    AfterValue(usize),
+    /// The object's closing `}`.
+    Close(usize),
+}
+
+impl<'a> Members<'a> {
+    /// The members of the object whose `{` is at `open`.
+    pub fn of(src: &'a [u8], open: usize) -> Option<Self> {
+        if *src.get(open)? != b'{' {
+            return None;
+        }
+        let i = skip_ws(src, open + 1);
+        let at = if *src.get(i)? == b'}' { At::Close(i) } else { At::Key(i) };
+        Some(Self { src, at })
+    }
+
+    /// The members that follow a value ending at `value_end`: a walk taken
+    /// up again in the middle of an object.
+    pub fn after(src: &'a [u8], value_end: usize) -> Self {
+        Self {
+            src,
+            at: At::AfterValue(value_end),
+        }
+    }
+
+    /// The next member's key (`Ok`), or the index of the closing `}` (`Err`).
+    /// Fluent Bit writes compact JSON, so the `,` and `:` are looked for
+    /// right away first. `None`: malformed.
+    #[inline(always)]
+    pub fn key(&mut self) -> Option<Result<Key<'a>, usize>> {
+        let b = self.src;
+        let i = match self.at {
+            At::Key(i) => i,
+            At::Close(close) => return Some(Err(close)),
+            At::AfterValue(end) => {
+                let i = if matches!(b.get(end), Some(b',' | b'}')) {
+                    end
+                } else {
+                    skip_ws(b, end)
+                };
+                match *b.get(i)? {
+                    b',' if b.get(i + 1) == Some(&b'"') => i + 1,
+                    b',' => skip_ws(b, i + 1),
+                    b'}' => {
+                        self.at = At::Close(i);
+                        return Some(Err(i));
+                    }
+                    _ => return None,
+                }
+            }
+        };
+        self.at = At::Key(i);
+        if *b.get(i)? != b'"' {
+            return None;
+        }
+        let (key_end, escaped) = string_end(b, i)?;
+        let key = b.get(i + 1..key_end - 1)?;
+        let colon = if b.get(key_end) == Some(&b':') {
+            key_end
+        } else {
+            skip_ws(b, key_end)
+        };
+        if *b.get(colon)? != b':' {
+            return None;
+        }
+        Some(Ok(Key {
+            key,
+            escaped,
+            value_start: skip_ws(b, colon + 1),
+        }))
+    }
+
+    /// Reads the value of `key` (just returned by `key`): the whole member.
+    #[inline(always)]
+    pub fn member(&mut self, key: Key<'a>) -> Option<Member<'a>> {
+        let (value_end, _) = skip_value(self.src, key.value_start)?;
+        self.at = At::AfterValue(value_end);
+        Some(Member {
+            key: key.key,
+            key_escaped: key.escaped,
+            value_start: key.value_start,
+            value_end,
+        })
     }
 }
 
@@ -135,27 +208,14 @@ pub(crate) fn after_member(b: &[u8], value_end: usize) -> Option<Result<usize, u
 /// the end was not reached). Returns the index of the closing `}`; malformed
 /// input gives `None`.
 pub(crate) fn walk_object<'a>(b: &'a [u8], open: usize, mut visit: impl FnMut(Member<'a>) -> bool) -> Option<usize> {
-    if *b.get(open)? != b'{' {
-        return None;
-    }
-    let mut i = skip_ws(b, open + 1);
-    if *b.get(i)? == b'}' {
-        return Some(i);
-    }
+    let mut members = Members::of(b, open)?;
     loop {
-        let (key, key_escaped, value_start) = read_key(b, i)?;
-        let (value_end, _) = skip_value(b, value_start)?;
-        if !visit(Member {
-            key,
-            key_escaped,
-            value_start,
-            value_end,
-        }) {
-            return None;
-        }
-        match after_member(b, value_end)? {
-            Ok(next) => i = next,
+        let key = match members.key()? {
+            Ok(key) => key,
             Err(close) => return Some(close),
+        };
+        if !visit(members.member(key)?) {
+            return None;
         }
     }
 }

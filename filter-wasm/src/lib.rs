@@ -12,11 +12,19 @@
 mod classify;
 mod escaped;
 mod fields;
+mod http;
 mod json;
+mod levels;
+mod lexis;
+mod literals;
+mod log_line;
 mod memo;
+mod prefilter;
 pub mod rules;
 mod swar;
+mod table;
 mod text;
+mod walk;
 
 #[cfg(target_arch = "wasm32")]
 mod abi;

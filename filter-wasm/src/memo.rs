@@ -12,6 +12,8 @@
 /// whose metadata is that large is not the FireLens shape this is for.
 const MAX_SPAN: usize = 4096;
 
+use crate::walk::Walked;
+
 /// A run of members and what the walk found in it (the mark's position
 /// relative to the span's start).
 #[derive(Debug, Clone, Default)]
@@ -31,7 +33,7 @@ const SLOTS: usize = 8;
 
 /// Prefixes (the record up to the log line's opening quote) and suffixes
 /// (from the byte after its closing quote to the end).
-#[derive(Debug, Clone, Default)]
+#[derive(Debug, Clone)]
 pub struct Memo {
     enabled: bool,
     prefixes: Table,
@@ -64,12 +66,28 @@ impl Table {
 #[derive(Debug, Clone, Copy)]
 pub(crate) struct Slot(usize);
 
+/// The same as `Memo::new()`: a memo remembers unless made with `off()`.
+impl Default for Memo {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
 impl Memo {
     /// A memo that remembers; reuse it for the records of one stream.
     pub fn new() -> Self {
         Self {
             enabled: true,
-            ..Self::default()
+            prefixes: Table::default(),
+            suffixes: Table::default(),
+        }
+    }
+
+    /// A memo that remembers nothing: for a record classified on its own.
+    pub fn off() -> Self {
+        Self {
+            enabled: false,
+            ..Self::new()
         }
     }
 
@@ -104,15 +122,6 @@ impl Memo {
             store(span, bytes, walked, close);
         }
     }
-}
-
-/// What a walk over members found: an error field, how many members, and
-/// the mark member's value.
-#[derive(Debug, Clone, Copy, Default)]
-pub(crate) struct Walked {
-    pub error: bool,
-    pub members: usize,
-    pub mark: Option<(usize, usize)>,
 }
 
 fn store(span: &mut Span, bytes: &[u8], walked: Walked, close: usize) {
@@ -164,7 +173,7 @@ mod tests {
     #[test]
     fn a_disabled_memo_remembers_nothing() {
         let record = b"{\"a\":\"x\"}";
-        for (mut m, remembers) in [(Memo::default(), false), (Memo::new(), true)] {
+        for (mut m, remembers) in [(Memo::off(), false), (Memo::new(), true)] {
             let at = m.prefix_of(record).unwrap_err();
             let walked = Walked {
                 error: false,
