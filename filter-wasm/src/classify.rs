@@ -32,6 +32,18 @@ impl Class {
     }
 }
 
+impl std::str::FromStr for Class {
+    type Err = String;
+
+    /// The labels `as_str` gives (`health`, `error`, `other`).
+    fn from_str(label: &str) -> Result<Self, String> {
+        [Class::Health, Class::Error, Class::Other]
+            .into_iter()
+            .find(|c| c.as_str() == label)
+            .ok_or_else(|| format!("unknown class {label:?}"))
+    }
+}
+
 /// What the filter returns for a record (`Classifier::decide_with`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Decision {
@@ -66,15 +78,19 @@ impl Classifier {
     pub fn new(rules: &RulesFile) -> Result<Self, RulesError> {
         rules.validate()?;
         let levels = Levels::new(&rules.error.levels);
-        let mark_key = json_string_body(&rules.mark.field);
-        let mark_value = format!("\"{}\"", String::from_utf8_lossy(&json_string_body(&rules.mark.value))).into_bytes();
+        let mark_key = crate::fbjson::string_body(&rules.mark.field);
+        let mark_value = format!(
+            "\"{}\"",
+            String::from_utf8_lossy(&crate::fbjson::string_body(&rules.mark.value))
+        )
+        .into_bytes();
         let mut mark_member = Vec::new();
         mark_member.push(b'"');
         mark_member.extend_from_slice(&mark_key);
         mark_member.extend_from_slice(b"\":");
         mark_member.extend_from_slice(&mark_value);
         Ok(Self {
-            log_key: json_string_body(&rules.log_key),
+            log_key: crate::fbjson::string_body(&rules.log_key),
             mark_key,
             mark_value,
             mark_member,
@@ -210,27 +226,4 @@ fn copy_into(out: &mut Vec<u8>, parts: &[&[u8]]) -> Result<(), OutOfMemory> {
         out.extend_from_slice(p);
     }
     Ok(())
-}
-
-/// The body of a JSON string literal for `s` (no quotes), as Fluent Bit
-/// would write it, so keys compare byte for byte with the record.
-fn json_string_body(s: &str) -> Vec<u8> {
-    let mut out = Vec::with_capacity(s.len());
-    for ch in s.chars() {
-        match ch {
-            '"' => out.extend_from_slice(b"\\\""),
-            '\\' => out.extend_from_slice(b"\\\\"),
-            '\n' => out.extend_from_slice(b"\\n"),
-            '\r' => out.extend_from_slice(b"\\r"),
-            '\t' => out.extend_from_slice(b"\\t"),
-            c if (c as u32) < 0x20 || c as u32 >= 0x7f => {
-                let mut units = [0u16; 2];
-                for u in c.encode_utf16(&mut units) {
-                    out.extend_from_slice(format!("\\u{u:04x}").as_bytes());
-                }
-            }
-            c => out.push(c as u8),
-        }
-    }
-    out
 }

@@ -11,6 +11,7 @@
 
 mod classify;
 mod escaped;
+mod fbjson;
 mod fields;
 mod http;
 mod json;
@@ -29,6 +30,13 @@ mod walk;
 #[cfg(target_arch = "wasm32")]
 mod abi;
 
+/// Test support shared by the crates that test the rules.
+#[cfg(not(target_arch = "wasm32"))]
+#[doc(hidden)]
+pub mod rule_cases;
+
 pub use classify::{Class, Classifier, Decision, OutOfMemory};
+#[cfg(not(target_arch = "wasm32"))]
+pub use fbjson::fluent_bit_json;
 pub use memo::Memo;
 pub use rules::{RULES_DIR, RULES_PATH, RulesError, RulesFile};

@@ -1,41 +1,25 @@
 //! The rule-case table, run natively. The same table runs through the
 //! Fluent Bit host in wasm-host/tests/module.rs.
 
-use firelens_filter::{Class, Classifier};
-
-fn cases() -> Vec<(Class, String, String)> {
-    let text = include_str!("rule_cases.tsv");
-    text.lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .map(|l| {
-            let (label, rest) = l.split_once('\t').expect("label<TAB>case");
-            let class = match label {
-                "health" => Class::Health,
-                "error" => Class::Error,
-                "other" => Class::Other,
-                x => panic!("unknown label {x:?}"),
-            };
-            let record = match rest.strip_prefix("record ") {
-                Some(r) => r.to_owned(),
-                None => serde_json::json!({"container_name": "web", "source": "stdout", "log": rest}).to_string(),
-            };
-            (class, rest.to_owned(), record)
-        })
-        .collect()
-}
+use firelens_filter::Classifier;
+use firelens_filter::rule_cases::rule_cases;
 
 #[test]
 fn every_rule_case_classifies_as_expected() {
     let c = Classifier::builtin();
     let mut scratch = Vec::new();
-    let cases = cases();
+    let cases = rule_cases();
     assert!(cases.len() > 100, "the table should not silently shrink");
     let failures: Vec<String> = cases
         .iter()
-        .filter_map(|(want, case, record)| {
-            let got = c.classify(record.as_bytes(), &mut scratch);
-            (got != *want).then(|| format!("want {want:?} got {got:?}: {case}"))
+        .flat_map(|case| {
+            // As Fluent Bit writes it (`\u` escapes), and as plain UTF-8.
+            [case.input(), case.record.to_string().into_bytes()].map(|input| {
+                let got = c.classify(&input, &mut scratch);
+                (got != case.class).then(|| format!("want {:?} got {got:?}: {}", case.class, case.text))
+            })
         })
+        .flatten()
         .collect();
     assert!(
         failures.is_empty(),
@@ -50,11 +34,13 @@ fn every_rule_case_classifies_as_expected() {
 fn bare_lines_classify_like_records_holding_them() {
     let c = Classifier::builtin();
     let mut scratch = Vec::new();
-    for (_, case, record) in cases().iter().filter(|(_, case, _)| !case.starts_with("record ")) {
-        assert_eq!(
-            c.classify_line(case.as_bytes()),
-            c.classify(record.as_bytes(), &mut scratch),
-            "{case}"
-        );
+    for case in rule_cases() {
+        if let Some(line) = &case.line {
+            assert_eq!(
+                c.classify_line(line.as_bytes()),
+                c.classify(&case.input(), &mut scratch),
+                "{line}"
+            );
+        }
     }
 }

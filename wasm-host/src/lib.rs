@@ -20,9 +20,7 @@
 //! `json.escape_unicode on`.
 
 pub mod corpus;
-mod fbjson;
-
-pub use fbjson::fluent_bit_json;
+pub use firelens_filter::fluent_bit_json;
 
 use std::path::{Path, PathBuf};
 use wasmtime::error::Context;

@@ -6,6 +6,7 @@
 //! written as Fluent Bit writes JSON and wrapped in escapes, then mutated at
 //! random (deterministically); one memo lives through each sequence.
 
+use firelens_filter::rule_cases::rule_cases;
 use firelens_filter::{Classifier, Memo};
 use serde_json::json;
 use wasm_host::{corpus, fluent_bit_json};
@@ -23,13 +24,7 @@ fn record(log: &str) -> Vec<u8> {
 }
 
 fn rule_case_lines() -> Vec<String> {
-    include_str!("../../filter-wasm/tests/rule_cases.tsv")
-        .lines()
-        .filter(|l| !l.starts_with('#') && !l.trim().is_empty())
-        .filter_map(|l| l.split_once('\t'))
-        .filter(|(_, case)| !case.starts_with("record "))
-        .map(|(_, case)| case.to_owned())
-        .collect()
+    rule_cases().into_iter().filter_map(|c| c.line).collect()
 }
 
 /// Ways an escape can sit next to what a rule looks at.

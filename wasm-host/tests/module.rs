@@ -1,8 +1,8 @@
 //! The filter module, exercised only through a host that calls it the way
 //! Fluent Bit 4.2 does. Build the module first: scripts/build-wasm.sh.
 
+use firelens_filter::rule_cases::{firelens_record, rule_cases};
 use firelens_filter::{Class, Classifier, RULES_DIR};
-use serde_json::{Value, json};
 use std::path::Path;
 use wasm_host::corpus::{self, Corpus};
 use wasm_host::{DropReason, Execution, FilterConfig, Outcome, Returned, WasmFilter, fluent_bit_json};
@@ -28,18 +28,6 @@ fn default_filter() -> WasmFilter {
     })
 }
 
-fn firelens_record(log: &str) -> Value {
-    json!({
-        "container_id": "4f1c2d3e5a6b7c8d9e0f0001",
-        "container_name": "web",
-        "ecs_cluster": "shop-cluster",
-        "ecs_task_arn": "arn:aws:ecs:ap-northeast-1:123456789012:task/shop-cluster/0123",
-        "ecs_task_definition": "shop-web:12",
-        "log": log,
-        "source": "stdout",
-    })
-}
-
 /// What the filter must return for `input` of class `class`.
 fn expected_output(input: &[u8], class: Class) -> Option<Vec<u8>> {
     match class {
@@ -52,15 +40,6 @@ fn expected_output(input: &[u8], class: Class) -> Option<Vec<u8>> {
             out.push(b'}');
             Some(out)
         }
-    }
-}
-
-fn class_of(label: &str) -> Class {
-    match label {
-        "health" => Class::Health,
-        "error" => Class::Error,
-        "other" => Class::Other,
-        x => panic!("unknown label {x}"),
     }
 }
 
@@ -79,7 +58,7 @@ fn run_corpus(execution: Execution, n: usize, seed: u64) {
     let mut counts = [0usize; 3];
     for (record, label) in records.iter().zip(&labels) {
         let input = fluent_bit_json(record);
-        let want = expected_output(&input, class_of(label));
+        let want = expected_output(&input, label.parse().unwrap());
         let got = f.call(TAG, TIME, &input);
         let got_bytes = got.kept().map(<[u8]>::to_vec);
         if got_bytes != want {
@@ -151,24 +130,18 @@ fn the_corpus_agrees_100_percent_interpreted() {
 #[test]
 fn every_rule_case_through_the_host() {
     let mut f = default_filter();
-    let table = include_str!("../../filter-wasm/tests/rule_cases.tsv");
-    let mut n = 0;
-    for line in table.lines().filter(|l| !l.starts_with('#') && !l.trim().is_empty()) {
-        let (label, case) = line.split_once('\t').unwrap();
-        let record: Value = match case.strip_prefix("record ") {
-            Some(r) => serde_json::from_str(r).unwrap(),
-            None => firelens_record(case),
-        };
-        let input = fluent_bit_json(&record);
+    let cases = rule_cases();
+    assert!(cases.len() > 100);
+    for case in cases {
+        let input = case.input();
         let got = f.call(TAG, TIME, &input);
         assert_eq!(
             got.kept().map(<[u8]>::to_vec),
-            expected_output(&input, class_of(label)),
-            "{line}"
+            expected_output(&input, case.class),
+            "{}",
+            case.text
         );
-        n += 1;
     }
-    assert!(n > 100);
 }
 
 #[test]
