@@ -1,9 +1,12 @@
 //! Any bytes as a record: no panic, and the output is always the drop, the
-//! record unchanged, or the record with exactly the mark added; and the scan
-//! over escaped text answers as the reference scan does.
+//! record unchanged, or the record with exactly the mark added; the scan
+//! over escaped text answers as the reference scan does; and the memo
+//! changes nothing: the input, each of its lines, then the input again go
+//! through one memo (the second time it is remembered) and answer as
+//! without it.
 #![no_main]
 
-use firelens_filter::{Class, Classifier};
+use firelens_filter::{Class, Classifier, Memo};
 use libfuzzer_sys::fuzz_target;
 use std::sync::OnceLock;
 
@@ -40,4 +43,14 @@ fuzz_target!(|data: &[u8]| {
         c.apply(data, &mut scratch, &mut out).ok()
     );
     assert_eq!(reference_out, out);
+    let mut memo = Memo::new();
+    let (mut with_memo, mut without) = (Vec::new(), Vec::new());
+    let pieces = std::iter::once(data)
+        .chain(data.split(|&b| b == b'\n'))
+        .chain(std::iter::once(data));
+    for piece in pieces {
+        let a = c.apply_with(piece, &mut memo, &mut scratch, &mut with_memo).ok();
+        let b = c.apply(piece, &mut scratch, &mut without).ok();
+        assert_eq!((a, &with_memo), (b, &without));
+    }
 });
