@@ -20,6 +20,7 @@ pub mod plan;
 pub mod proxy;
 pub mod retry;
 pub mod route;
+pub mod secret;
 pub mod server;
 pub mod spool;
 pub mod spooled;

@@ -42,7 +42,7 @@ async fn main() -> ExitCode {
             return ExitCode::from(1);
         }
     };
-    let spool = spool_settings(&config.spool);
+    let spool = spool_settings(&config.spool.choice);
     tracing::info!(
         listen = %config.listen,
         log_group = config.cloudwatch.as_ref().map(|c| c.log_group.as_str()),
@@ -51,7 +51,7 @@ async fn main() -> ExitCode {
         spool = spool.as_ref().map(|s| s.dir.display().to_string()),
         "sink-proxy listening"
     );
-    let grace = std::time::Duration::from_secs(config.delivery.shutdown_grace_secs);
+    let grace = config.delivery.shutdown_grace;
     let emf = config.emf.clone();
     let mut proxy = Proxy::from_env(config).await;
     if let Some(settings) = spool {

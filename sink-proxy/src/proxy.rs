@@ -14,7 +14,7 @@ use crate::outcome::Outcome;
 use crate::plan::{Plan, Routing};
 use crate::spool::{AppendError, Spool, share};
 use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Instant, SystemTime};
 
 /// The spool's queues, one per destination, by index.
 pub const QUEUES: [Destination; 3] = [Destination::Firehose, Destination::CloudWatch, Destination::DeadLetter];
@@ -78,8 +78,8 @@ impl Proxy {
 
     pub fn new(config: Config, sdk: &aws_config::SdkConfig) -> Self {
         let metrics = Arc::new(Metrics::new());
-        let policy = config.delivery.retry_policy();
-        let (timeouts, retries) = crate::aws::call_settings(Duration::from_secs(config.delivery.attempt_timeout_secs));
+        let policy = config.delivery.retry.clone();
+        let (timeouts, retries) = crate::aws::call_settings(config.delivery.attempt_timeout);
         let firehose_client = aws_sdk_firehose::Client::from_conf(
             aws_sdk_firehose::config::Builder::from(sdk)
                 .timeout_config(timeouts.clone())
@@ -124,10 +124,7 @@ impl Proxy {
                 metrics.clone(),
             )
         });
-        let delivered = Delivered::new(
-            config.delivery.remember_parts,
-            Duration::from_secs(config.delivery.remember_secs),
-        );
+        let delivered = Delivered::new(config.delivery.remember_parts, config.delivery.remember);
         // Marked records need their fields for CloudWatch and for alerts.
         let fields_if = match (&config.cloudwatch, &config.alerts) {
             (None, None) => FieldsIf::Never,

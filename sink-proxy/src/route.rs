@@ -28,6 +28,14 @@ impl Default for Mark {
 }
 
 impl Mark {
+    /// `[route]` checked: both set.
+    pub fn resolve(self) -> Result<Self, String> {
+        if self.field.is_empty() || self.value.is_empty() {
+            return Err("route.field and route.value must not be empty (the filter's mark, log_class = error)".into());
+        }
+        Ok(self)
+    }
+
     pub fn is_marked(&self, record: &Map<String, Value>) -> bool {
         record.get(&self.field).and_then(Value::as_str) == Some(self.value.as_str())
     }

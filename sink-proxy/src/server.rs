@@ -7,7 +7,6 @@
 //! the size limit); everything transient is 503 (429 when the proxy itself
 //! is full).
 
-use crate::config::working_set;
 use crate::ingest::decode::{BodyError, gunzip_limited};
 use crate::metrics::Metrics;
 use crate::proxy::{Body, Proxy, Refused};
@@ -26,6 +25,18 @@ use std::time::Duration;
 use tokio::net::TcpListener;
 use tokio::sync::Semaphore;
 
+/// A chunk's working set, as counted against `delivery.max_in_flight_bytes`:
+/// the body as received plus this many times its decoded size. Measured: the
+/// decoded lines, the packed Firehose records, their copy in the request and
+/// its base64 JSON come to about four times the decoded bytes.
+pub const WORKING_SET_FACTOR: usize = 4;
+
+/// Bytes a request with a body of `body` bytes decoding to `decoded` bytes
+/// holds against the in-flight budget.
+pub fn working_set(body: usize, decoded: usize) -> usize {
+    body.saturating_add(decoded.saturating_mul(WORKING_SET_FACTOR))
+}
+
 struct Server {
     proxy: Arc<Proxy>,
     /// Admission: requests being handled, and the body bytes they hold.
@@ -34,10 +45,10 @@ struct Server {
 }
 
 /// Serves until `shutdown` completes, then stops accepting and gives the
-/// requests being handled `delivery.shutdown_grace_secs` to finish.
+/// requests being handled `delivery.shutdown_grace` to finish.
 pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Future<Output = ()>) {
     let d = &proxy.config.delivery;
-    let grace = Duration::from_secs(d.shutdown_grace_secs);
+    let grace = d.shutdown_grace;
     let server = Arc::new(Server {
         requests: Semaphore::new(d.max_in_flight_requests),
         bytes: Semaphore::new(d.max_in_flight_bytes.min(Semaphore::MAX_PERMITS)),
@@ -45,7 +56,7 @@ pub async fn serve(listener: TcpListener, proxy: Arc<Proxy>, shutdown: impl Futu
     });
     let mut http = hyper::server::conn::http1::Builder::new();
     http.timer(TokioTimer::new())
-        .header_read_timeout(Duration::from_secs(server.proxy.config.ingest.header_timeout_secs));
+        .header_read_timeout(server.proxy.config.ingest.header_timeout);
     let graceful = GracefulShutdown::new();
     tokio::pin!(shutdown);
     loop {
@@ -121,8 +132,8 @@ impl Server {
 
     async fn ingest(&self, req: Request<Incoming>) -> Answer {
         let cfg = &self.proxy.config.ingest;
-        if let Some((name, value)) = &self.proxy.config.token
-            && req.headers().get(name).map(HeaderValue::as_bytes) != Some(value.as_bytes())
+        if let Some(token) = &cfg.token
+            && req.headers().get(&token.header).map(HeaderValue::as_bytes) != Some(token.value.expose().as_bytes())
         {
             return text(StatusCode::UNAUTHORIZED, "missing or wrong token header\n");
         }
@@ -130,7 +141,7 @@ impl Server {
             .headers()
             .get(CONTENT_LENGTH)
             .and_then(|v| v.to_str().ok()?.parse::<usize>().ok());
-        let body_timeout = Duration::from_secs(cfg.body_timeout_secs);
+        let body_timeout = cfg.body_timeout;
         if let Some(n) = declared.filter(|&n| n > cfg.max_body_bytes) {
             // Read it (bounded) before answering: a sender cut off mid-body
             // sees a connection error instead of the 413, and Fluent Bit

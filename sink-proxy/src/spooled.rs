@@ -180,7 +180,7 @@ impl Proxy {
         if let Some(spool) = self.spool() {
             let backoff = Backoff {
                 first: Duration::from_secs(1),
-                max: Duration::from_secs(self.config.spool_backoff_max_secs),
+                max: self.config.spool.max_backoff,
             };
             for (i, dest) in QUEUES.iter().enumerate() {
                 let Some(queue) = spool.queue(i) else { continue };
@@ -201,7 +201,7 @@ impl Proxy {
                     continue;
                 }
                 let concurrency = match dest {
-                    Destination::Firehose => self.config.firehose_concurrency,
+                    Destination::Firehose => self.config.spool.firehose_concurrency,
                     _ => 1,
                 };
                 tasks.push(drain::spawn(

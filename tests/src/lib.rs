@@ -161,7 +161,7 @@ impl RunningProxy {
             spool_dir.to_str().context("temp dir")?,
         ])?;
         let config = sink_proxy::config::Config::new(cli, None, env).map_err(anyhow::Error::msg)?;
-        let sink_proxy::config::SpoolChoice::Required(settings) = &config.spool else {
+        let sink_proxy::config::SpoolChoice::Required(settings) = &config.spool.choice else {
             bail!("the spool is configured")
         };
         let settings = settings.clone();

@@ -9,6 +9,8 @@ use firelens_filter::rules::ErrorRules;
 use serde::Deserialize;
 use std::time::Duration;
 
+pub use crate::secret::Secret;
+
 pub const SLACK_ENV: &str = "SINK_PROXY_SLACK_WEBHOOK_URL";
 pub const WEBHOOK_ENV: &str = "SINK_PROXY_ALERT_WEBHOOK_URL";
 pub const SNS_ENV: &str = "SINK_PROXY_ALERT_SNS_TOPIC_ARN";
@@ -51,22 +53,6 @@ impl Default for AlertsFile {
     }
 }
 
-/// A value that must not be printed: `Debug` shows only that it is set.
-#[derive(Clone, PartialEq, Eq)]
-pub struct Secret(String);
-
-impl Secret {
-    pub fn expose(&self) -> &str {
-        &self.0
-    }
-}
-
-impl std::fmt::Debug for Secret {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str("Secret(redacted)")
-    }
-}
-
 /// Validated alert settings; `None` from [`AlertsFile::resolve`] when no
 /// destination is set.
 #[derive(Debug, Clone)]
@@ -90,7 +76,7 @@ impl AlertsFile {
                 Some(v) if !valid_url(&v) => Err(format!(
                     "{name} is not an http:// or https:// URL (the value is not shown: it is a secret)"
                 )),
-                Some(v) => Ok(Some(Secret(v))),
+                Some(v) => Ok(Some(Secret::new(v))),
             }
         };
         let slack = url(SLACK_ENV)?;

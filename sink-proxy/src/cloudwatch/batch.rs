@@ -13,7 +13,7 @@ pub const MAX_BATCH_SPAN_MS: i64 = 24 * 60 * 60 * 1000;
 /// The largest message that fits in a call: current AWS documentation allows
 /// 1 MB events, and an event must still fit a batch with its overhead.
 /// Partitions with the older 256 KiB limit need `262_144 - EVENT_OVERHEAD`.
-pub const DEFAULT_MAX_MESSAGE_BYTES: usize = MAX_BATCH_BYTES - EVENT_OVERHEAD;
+pub const MAX_EVENT_BYTES: usize = MAX_BATCH_BYTES - EVENT_OVERHEAD;
 
 /// CloudWatch Logs rejects events older than 14 days (or the group's
 /// retention) and more than 2 hours in the future.
@@ -80,13 +80,13 @@ pub struct Planned {
 /// Splits and sorts `events` and packs them into calls, each within every
 /// PutLogEvents limit. Order: by timestamp, ties in arrival order (parts of a
 /// split event stay consecutive).
-pub fn batches(events: Vec<LogEvent>, max_message_bytes: usize) -> Planned {
-    let max_message_bytes = max_message_bytes.min(DEFAULT_MAX_MESSAGE_BYTES);
+pub fn batches(events: Vec<LogEvent>, max_event_bytes: usize) -> Planned {
+    let max_event_bytes = max_event_bytes.min(MAX_EVENT_BYTES);
     let empty = events.iter().filter(|e| e.message.is_empty()).count();
     let mut events: Vec<LogEvent> = events
         .into_iter()
         .filter(|e| !e.message.is_empty())
-        .flat_map(|e| split_oversized(e, max_message_bytes))
+        .flat_map(|e| split_oversized(e, max_event_bytes))
         .collect();
     events.sort_by_key(|e| e.timestamp); // stable: arrival order within a timestamp
     let mut out: Vec<Vec<LogEvent>> = Vec::new();
@@ -149,10 +149,7 @@ mod tests {
                 b.last().unwrap().timestamp - b[0].timestamp <= MAX_BATCH_SPAN_MS,
                 "span"
             );
-            assert!(
-                b.iter()
-                    .all(|e| e.message.len() <= max_message.min(DEFAULT_MAX_MESSAGE_BYTES))
-            );
+            assert!(b.iter().all(|e| e.message.len() <= max_message.min(MAX_EVENT_BYTES)));
         }
         // Rejoining the parts gives back every message, in timestamp order.
         let mut want: Vec<&LogEvent> = input.iter().collect();
@@ -167,12 +164,12 @@ mod tests {
     #[test]
     fn exactly_10000_events_fit_one_call_and_10001_need_two() {
         let input: Vec<LogEvent> = (0..10_000).map(|i| ev(i, "x")).collect();
-        assert_eq!(batches(input.clone(), DEFAULT_MAX_MESSAGE_BYTES).calls.len(), 1);
+        assert_eq!(batches(input.clone(), MAX_EVENT_BYTES).calls.len(), 1);
         let mut more = input;
         more.push(ev(10_000, "x"));
-        let out = batches(more.clone(), DEFAULT_MAX_MESSAGE_BYTES).calls;
+        let out = batches(more.clone(), MAX_EVENT_BYTES).calls;
         assert_eq!(out.iter().map(Vec::len).collect::<Vec<_>>(), vec![10_000, 1]);
-        assert_valid(&more, &out, DEFAULT_MAX_MESSAGE_BYTES);
+        assert_valid(&more, &out, MAX_EVENT_BYTES);
     }
 
     #[test]
@@ -180,13 +177,13 @@ mod tests {
         // 4 events whose messages fill the batch exactly with overhead.
         let msg_len = MAX_BATCH_BYTES / 4 - EVENT_OVERHEAD;
         let input: Vec<LogEvent> = (0..4).map(|i| ev(i, &"a".repeat(msg_len))).collect();
-        assert_eq!(batches(input.clone(), DEFAULT_MAX_MESSAGE_BYTES).calls.len(), 1);
+        assert_eq!(batches(input.clone(), MAX_EVENT_BYTES).calls.len(), 1);
         // One byte more in any message and it no longer fits.
         let mut over = input;
         over[3].message.push('a');
-        let out = batches(over.clone(), DEFAULT_MAX_MESSAGE_BYTES).calls;
+        let out = batches(over.clone(), MAX_EVENT_BYTES).calls;
         assert_eq!(out.len(), 2);
-        assert_valid(&over, &out, DEFAULT_MAX_MESSAGE_BYTES);
+        assert_valid(&over, &out, MAX_EVENT_BYTES);
     }
 
     #[test]
@@ -194,9 +191,9 @@ mod tests {
         // 3-byte characters: 1,048,576 / (3 * 1000 + 26) events per call.
         let msg = "\u{30a8}".repeat(1000);
         let input: Vec<LogEvent> = (0..400).map(|i| ev(i, &msg)).collect();
-        let out = batches(input.clone(), DEFAULT_MAX_MESSAGE_BYTES).calls;
+        let out = batches(input.clone(), MAX_EVENT_BYTES).calls;
         assert_eq!(out[0].len(), MAX_BATCH_BYTES / (3000 + EVENT_OVERHEAD));
-        assert_valid(&input, &out, DEFAULT_MAX_MESSAGE_BYTES);
+        assert_valid(&input, &out, MAX_EVENT_BYTES);
     }
 
     #[test]
@@ -209,12 +206,8 @@ mod tests {
 
         // A 3 MiB message under the default limit: four parts, nothing lost.
         let big = ev(1, &"z".repeat(3 << 20));
-        let out = batches(
-            vec![big.clone(), ev(0, "before"), ev(2, "after")],
-            DEFAULT_MAX_MESSAGE_BYTES,
-        )
-        .calls;
-        assert_valid(&[big, ev(0, "before"), ev(2, "after")], &out, DEFAULT_MAX_MESSAGE_BYTES);
+        let out = batches(vec![big.clone(), ev(0, "before"), ev(2, "after")], MAX_EVENT_BYTES).calls;
+        assert_valid(&[big, ev(0, "before"), ev(2, "after")], &out, MAX_EVENT_BYTES);
         assert_eq!(out.iter().flatten().count(), 3 + 3);
         // The 256 KiB setting of older partitions.
         let old = 262_144 - EVENT_OVERHEAD;
@@ -225,32 +218,32 @@ mod tests {
         );
         // A limit above what a call can carry is capped to it.
         let out = batches(vec![ev(0, &"q".repeat(MAX_BATCH_BYTES))], usize::MAX).calls;
-        assert_valid(&[ev(0, &"q".repeat(MAX_BATCH_BYTES))], &out, DEFAULT_MAX_MESSAGE_BYTES);
+        assert_valid(&[ev(0, &"q".repeat(MAX_BATCH_BYTES))], &out, MAX_EVENT_BYTES);
     }
 
     #[test]
     fn events_are_sorted_and_a_call_spans_at_most_24_hours() {
         let day = MAX_BATCH_SPAN_MS;
         let input = vec![ev(day + 1, "late"), ev(0, "first"), ev(day, "edge"), ev(5, "second")];
-        let out = batches(input.clone(), DEFAULT_MAX_MESSAGE_BYTES).calls;
+        let out = batches(input.clone(), MAX_EVENT_BYTES).calls;
         let msgs: Vec<Vec<&str>> = out
             .iter()
             .map(|b| b.iter().map(|e| e.message.as_str()).collect())
             .collect();
         assert_eq!(msgs, vec![vec!["first", "second", "edge"], vec!["late"]]);
-        assert_valid(&input, &out, DEFAULT_MAX_MESSAGE_BYTES);
+        assert_valid(&input, &out, MAX_EVENT_BYTES);
     }
 
     #[test]
     fn equal_timestamps_keep_arrival_order() {
         let input: Vec<LogEvent> = (0..50).map(|i| ev(7, &i.to_string())).collect();
-        let out = batches(input.clone(), DEFAULT_MAX_MESSAGE_BYTES).calls;
+        let out = batches(input.clone(), MAX_EVENT_BYTES).calls;
         assert_eq!(out[0], input);
     }
 
     #[test]
     fn empty_input_means_no_calls_and_empty_messages_are_counted_not_sent() {
-        assert_eq!(batches(Vec::new(), DEFAULT_MAX_MESSAGE_BYTES), Planned::default());
+        assert_eq!(batches(Vec::new(), MAX_EVENT_BYTES), Planned::default());
         let planned = batches(vec![ev(0, ""), ev(1, "x"), ev(2, "")], 10);
         assert_eq!(planned.empty, 2);
         assert_eq!(planned.calls, vec![vec![ev(1, "x")]]);

@@ -1,0 +1,99 @@
+//! `[ingest]`: how chunks are received.
+
+use crate::secret::Secret;
+use serde::Deserialize;
+use std::time::Duration;
+
+#[derive(Debug, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IngestFile {
+    /// Path Fluent Bit posts to (its `uri`).
+    pub path: String,
+    pub max_body_bytes: usize,
+    /// A request's head must arrive within this (slow clients are cut off).
+    pub header_timeout_secs: u64,
+    /// A request body must arrive within this (slow clients get 408).
+    pub body_timeout_secs: u64,
+    pub max_decoded_bytes: usize,
+    /// Header carrying the chunk's tag (Fluent Bit `header_tag`).
+    pub tag_header: String,
+    /// Fluent Bit's `json_date_key`.
+    pub date_key: String,
+    /// Require this header with this value (Fluent Bit `header`); the value
+    /// is read from the environment variable named by `token_env`.
+    pub token_header: Option<String>,
+    pub token_env: Option<String>,
+}
+
+impl Default for IngestFile {
+    fn default() -> Self {
+        Self {
+            path: "/".into(),
+            header_timeout_secs: 10,
+            body_timeout_secs: 30,
+            max_body_bytes: 8 << 20,
+            max_decoded_bytes: 12 << 20,
+            tag_header: "X-Fluent-Tag".into(),
+            date_key: "date".into(),
+            token_header: None,
+            token_env: None,
+        }
+    }
+}
+
+/// Validated `[ingest]`.
+#[derive(Debug)]
+pub struct Ingest {
+    pub path: String,
+    pub max_body_bytes: usize,
+    pub max_decoded_bytes: usize,
+    pub header_timeout: Duration,
+    pub body_timeout: Duration,
+    pub tag_header: String,
+    pub date_key: String,
+    /// A header every chunk must carry, with this value.
+    pub token: Option<Token>,
+}
+
+#[derive(Debug)]
+pub struct Token {
+    pub header: String,
+    pub value: Secret,
+}
+
+impl IngestFile {
+    pub fn resolve(self, env: &impl Fn(&str) -> Option<String>) -> Result<Ingest, String> {
+        if !self.path.starts_with('/') {
+            return Err(format!("ingest.path {:?} must start with '/'", self.path));
+        }
+        if self.body_timeout_secs == 0 || self.header_timeout_secs == 0 {
+            return Err("ingest.header_timeout_secs and ingest.body_timeout_secs must be above 0".into());
+        }
+        if self.max_body_bytes == 0 || self.max_decoded_bytes < self.max_body_bytes {
+            return Err("ingest.max_decoded_bytes must be at least ingest.max_body_bytes, both above 0".into());
+        }
+        let token = match (self.token_header, self.token_env) {
+            (None, None) => None,
+            (Some(header), Some(var)) => {
+                let value = env(&var)
+                    .filter(|v| !v.is_empty())
+                    .ok_or_else(|| format!("ingest.token_env: environment variable {var} is not set"))?;
+                Some(Token {
+                    header,
+                    value: Secret::new(value),
+                })
+            }
+            _ => return Err("ingest.token_header and ingest.token_env go together".into()),
+        };
+        Ok(Ingest {
+            path: self.path,
+            max_body_bytes: self.max_body_bytes,
+            max_decoded_bytes: self.max_decoded_bytes,
+            header_timeout: Duration::from_secs(self.header_timeout_secs),
+            body_timeout: Duration::from_secs(self.body_timeout_secs),
+            tag_header: self.tag_header,
+            date_key: self.date_key,
+            token,
+        })
+    }
+}
