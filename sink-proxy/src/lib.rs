@@ -12,6 +12,7 @@ pub mod delivered;
 pub mod drain;
 pub mod emf;
 pub mod firehose;
+pub mod gzip;
 pub mod health;
 pub mod ingest;
 pub mod metrics;

@@ -7,7 +7,7 @@ use crate::alerts::event::ErrorEvent;
 use crate::alerts::select::Selector;
 use crate::cloudwatch::batch::LogEvent;
 use crate::deadletter::{self, Reason};
-use crate::ingest::decode::Decoded;
+use crate::ingest::decode::{Decoded, Fields};
 use crate::route::{self, Mark, MessageFormat, StreamTemplate};
 use std::collections::BTreeMap;
 
@@ -50,36 +50,38 @@ impl Plan {
         for bad in decoded.bad {
             plan.dead_letter(Reason::Unparseable, &bad.error, tag, &bad.raw);
         }
+        let archive = routing.firehose_record_bytes.is_some();
         for record in decoded.records {
             plan.records += 1;
-            let marked = routing.mark.is_marked(&record.fields);
-            // The record as JSON: its own bytes if it came as a line.
-            let line = (routing.firehose_record_bytes.is_some() || (marked && routing.alerts.is_some()))
-                .then(|| record.raw.unwrap_or_else(|| route::firehose_line(&record.fields)));
-            if !marked {
-                if let Some(line) = line {
-                    plan.archive(line, routing, tag);
+            let (map, raw) = match record.fields {
+                Fields::Parsed { map, raw } if routing.mark.is_marked(&map) => (map, raw),
+                unmarked => {
+                    if archive {
+                        plan.archive(unmarked.into_line(), routing, tag);
+                    }
+                    continue;
                 }
-                continue;
-            }
+            };
             plan.marked += 1;
+            // The record as JSON: its own bytes if it came as a line.
+            let line = (archive || routing.alerts.is_some()).then(|| raw.unwrap_or_else(|| route::firehose_line(&map)));
             let timestamp = record.timestamp_ms.unwrap_or(now_ms);
             let stream = routing
                 .cloudwatch
                 .as_ref()
-                .map(|(template, _)| template.render(&record.fields, tag));
+                .map(|(template, _)| template.render(&map, tag));
             if let (Some(selector), Some(line)) = (&routing.alerts, &line)
-                && let Some(e) = selector.select(line, &record.fields, tag, timestamp, stream.as_deref())
+                && let Some(e) = selector.select(line, &map, tag, timestamp, stream.as_deref())
             {
                 plan.alerts.push(e);
             }
             if let (Some(stream), Some((_, message))) = (stream, &routing.cloudwatch) {
                 plan.cloudwatch.entry(stream).or_default().push(LogEvent {
                     timestamp,
-                    message: message.render(&record.fields, &routing.date_key),
+                    message: message.render(&map, &routing.date_key),
                 });
             }
-            if let Some(line) = line {
+            if let Some(line) = line.filter(|_| archive) {
                 plan.archive(line, routing, tag);
             }
         }
@@ -121,7 +123,7 @@ impl Plan {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::ingest::decode::{FieldsIf, Format, decode};
+    use crate::ingest::decode::{Format, ParseFields, decode};
 
     fn routing() -> Routing {
         Routing {
@@ -146,7 +148,7 @@ mod tests {
     #[test]
     fn every_record_to_firehose_marked_ones_to_their_stream_bad_ones_dead_lettered() {
         let p = Plan::new(
-            decode(BODY, Format::JsonLines, "date", &FieldsIf::Always),
+            decode(BODY, Format::JsonLines, "date", &ParseFields::Always),
             "web-firelens-1",
             &routing(),
             99,
@@ -182,12 +184,22 @@ mod tests {
     fn one_destination_only() {
         let mut r = routing();
         r.firehose_record_bytes = None;
-        let p = Plan::new(decode(BODY, Format::JsonLines, "date", &FieldsIf::Always), "t", &r, 0);
+        let p = Plan::new(
+            decode(BODY, Format::JsonLines, "date", &ParseFields::Always),
+            "t",
+            &r,
+            0,
+        );
         assert!(p.firehose_lines.is_empty());
         assert_eq!(p.cloudwatch.values().map(Vec::len).sum::<usize>(), 2);
         let mut r = routing();
         r.cloudwatch = None;
-        let p = Plan::new(decode(BODY, Format::JsonLines, "date", &FieldsIf::Always), "t", &r, 0);
+        let p = Plan::new(
+            decode(BODY, Format::JsonLines, "date", &ParseFields::Always),
+            "t",
+            &r,
+            0,
+        );
         assert_eq!((p.firehose_lines.len(), p.marked, p.cloudwatch.len()), (4, 2, 0));
     }
 
@@ -197,7 +209,7 @@ mod tests {
         r.firehose_record_bytes = Some(1024);
         let big = format!(r#"{{"log":"{}"}}"#, "x".repeat(2000));
         let p = Plan::new(
-            decode(big.as_bytes(), Format::JsonLines, "date", &FieldsIf::Always),
+            decode(big.as_bytes(), Format::JsonLines, "date", &ParseFields::Always),
             "t",
             &r,
             0,
@@ -220,13 +232,13 @@ mod tests {
     #[test]
     fn same_chunk_same_plan() {
         let a = Plan::new(
-            decode(BODY, Format::JsonLines, "date", &FieldsIf::Always),
+            decode(BODY, Format::JsonLines, "date", &ParseFields::Always),
             "t",
             &routing(),
             5,
         );
         let b = Plan::new(
-            decode(BODY, Format::JsonLines, "date", &FieldsIf::Always),
+            decode(BODY, Format::JsonLines, "date", &ParseFields::Always),
             "t",
             &routing(),
             5,

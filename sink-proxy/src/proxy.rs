@@ -8,7 +8,8 @@ use crate::config::Config;
 use crate::delivered::{ChunkId, Delivered, Destination, PartId};
 use crate::firehose::batch::MAX_RECORD_BYTES;
 use crate::firehose::sink::FirehoseSink;
-use crate::ingest::decode::{FieldsIf, Format, decode};
+use crate::ingest::Body;
+use crate::ingest::decode::ParseFields;
 use crate::metrics::Metrics;
 use crate::outcome::Outcome;
 use crate::plan::{Plan, Routing};
@@ -35,21 +36,9 @@ pub struct Proxy {
     pub metrics: Arc<Metrics>,
     pub health: crate::health::Health,
     /// Records need their fields only to be routed to CloudWatch.
-    fields_if: FieldsIf,
+    parse_fields: ParseFields,
     /// Alert destinations, fed by accepted chunks' errors.
     alerts: Option<Arc<crate::alerts::Alerts>>,
-}
-
-/// A chunk's body, decoded from its Content-Encoding (by the server, which
-/// accounts for the decoded bytes).
-#[derive(Debug, Clone, Copy)]
-pub enum Body<'a> {
-    Plain(&'a [u8]),
-    /// Bytes that could not be decoded (corrupt gzip, unknown encoding).
-    Undecodable {
-        raw: &'a [u8],
-        why: &'static str,
-    },
 }
 
 /// A chunk all of whose records were accepted by their destinations.
@@ -126,9 +115,9 @@ impl Proxy {
         });
         let delivered = Delivered::new(config.delivery.remember_parts, config.delivery.remember);
         // Marked records need their fields for CloudWatch and for alerts.
-        let fields_if = match (&config.cloudwatch, &config.alerts) {
-            (None, None) => FieldsIf::Never,
-            _ => FieldsIf::HasKey(config.mark.field.clone()),
+        let parse_fields = match (&config.cloudwatch, &config.alerts) {
+            (None, None) => ParseFields::Never,
+            _ => ParseFields::IfKeyPresent(config.mark.field.clone()),
         };
         let console = match (&config.cloudwatch, sdk.region()) {
             (Some(c), Some(region)) => Some(crate::alerts::render::Console {
@@ -156,7 +145,7 @@ impl Proxy {
             delivered: Mutex::new(delivered),
             metrics,
             health: crate::health::Health::default(),
-            fields_if,
+            parse_fields,
             alerts,
         }
     }
@@ -184,21 +173,12 @@ impl Proxy {
     /// Handles one chunk. `Ok` only when every record reached every
     /// destination it is routed to (or, if it could not be read, the
     /// dead-letter place), or, with a spool, is on disk for each.
-    pub async fn chunk(&self, tag: &str, content_type: Option<&str>, body: Body<'_>) -> Result<Accepted, Refused> {
-        // A retry of the chunk has the same tag and records; the id is taken
-        // after decompression so that compression details cannot change it.
-        let (mut plan, chunk) = match body {
-            Body::Plain(plain) => {
-                let format = content_type
-                    .and_then(Format::from_content_type)
-                    .unwrap_or_else(|| Format::sniff(plain));
-                let decoded = decode(plain, format, &self.config.ingest.date_key, &self.fields_if);
-                (
-                    Plan::new(decoded, tag, &self.routing, now_ms()),
-                    ChunkId::new(tag, plain),
-                )
-            }
-            Body::Undecodable { raw, why } => (Plan::undecodable(raw, why, tag), ChunkId::new(tag, raw)),
+    pub async fn chunk(&self, tag: &str, body: &Body<'_>) -> Result<Accepted, Refused> {
+        // A retry of the chunk has the same tag and bytes.
+        let chunk = ChunkId::new(tag, body.bytes());
+        let mut plan = match body.records(&self.config.ingest.date_key, &self.parse_fields) {
+            Ok(decoded) => Plan::new(decoded, tag, &self.routing, now_ms()),
+            Err(why) => Plan::undecodable(body.bytes(), why, tag),
         };
         self.metrics
             .records_in

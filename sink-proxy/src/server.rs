@@ -7,9 +7,10 @@
 //! the size limit); everything transient is 503 (429 when the proxy itself
 //! is full).
 
-use crate::ingest::decode::{BodyError, gunzip_limited};
+use crate::gzip::TooLarge;
+use crate::ingest::Body;
 use crate::metrics::Metrics;
-use crate::proxy::{Body, Proxy, Refused};
+use crate::proxy::{Proxy, Refused};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -162,8 +163,8 @@ impl Server {
         };
         let tag = header(cfg.tag_header.as_str()).unwrap_or_default();
         let content_type = header(CONTENT_TYPE.as_str());
-        let encoding = header(CONTENT_ENCODING.as_str()).map(|e| e.trim().to_ascii_lowercase());
-        let body = match read_body(req.into_body(), cfg.max_body_bytes, cfg.max_body_bytes, body_timeout).await {
+        let encoding = header(CONTENT_ENCODING.as_str());
+        let raw = match read_body(req.into_body(), cfg.max_body_bytes, cfg.max_body_bytes, body_timeout).await {
             Ok(b) => b,
             Err(ReadError::Timeout) => return text(StatusCode::REQUEST_TIMEOUT, "body too slow\n"),
             Err(ReadError::TooLarge) => return too_large(cfg.max_body_bytes),
@@ -171,39 +172,29 @@ impl Server {
             Err(ReadError::Broken(e)) => return text(StatusCode::BAD_REQUEST, &format!("reading the body: {e}\n")),
         };
         let m = &self.proxy.metrics;
-        m.bytes_in.inc_by(body.len() as u64);
-        let Ok(_body_bytes) = self.bytes.try_acquire_many(permits(body.len())) else {
+        m.bytes_in.inc_by(raw.len() as u64);
+        let Ok(_body_bytes) = self.bytes.try_acquire_many(permits(raw.len())) else {
             return text(StatusCode::TOO_MANY_REQUESTS, "busy, retry later\n");
+        };
+        let body = match Body::read(
+            &raw,
+            encoding.as_deref(),
+            content_type.as_deref(),
+            cfg.max_decoded_bytes,
+        ) {
+            Ok(body) => body,
+            Err(TooLarge { limit }) => return too_large(limit),
         };
         // The decoded bytes count against the same budget (a small gzip body
         // can hold a lot), times what planning and delivery make of them.
-        // Ok(None): no encoding, the body is the chunk.
-        let decoded: Result<Option<Vec<u8>>, &'static str> = match encoding.as_deref() {
-            None | Some("" | "identity") => Ok(None),
-            Some("gzip" | "x-gzip") => match gunzip_limited(&body, cfg.max_decoded_bytes) {
-                Err(BodyError::TooLarge { limit }) => return too_large(limit),
-                Ok(Some(plain)) => Ok(Some(plain)),
-                Ok(None) => Err("the body does not decompress as gzip"),
-            },
-            Some(_) => Err("unsupported Content-Encoding"),
-        };
-        let chunk = match &decoded {
-            Ok(Some(plain)) => Body::Plain(plain),
-            Ok(None) => Body::Plain(&body),
-            Err(why) => Body::Undecodable { raw: &body, why },
-        };
-        // What the chunk will hold while it is planned and delivered.
-        let held = match chunk {
-            Body::Plain(plain) => working_set(body.len(), plain.len()),
-            Body::Undecodable { .. } => working_set(body.len(), body.len()),
-        };
-        let Ok(_working_set) = self.bytes.try_acquire_many(permits(held - body.len())) else {
+        let held = working_set(raw.len(), body.bytes().len());
+        let Ok(_working_set) = self.bytes.try_acquire_many(permits(held - raw.len())) else {
             return text(StatusCode::TOO_MANY_REQUESTS, "busy, retry later\n");
         };
         let result = {
             // Released even if the client goes away and the future is dropped.
             let _in_flight = InFlight::new(m, held);
-            self.proxy.chunk(&tag, content_type.as_deref(), chunk).await
+            self.proxy.chunk(&tag, &body).await
         };
         match result {
             Ok(a) => {

@@ -8,7 +8,6 @@ use anyhow::{Context, Result, bail};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use serde_json::Value;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
@@ -287,11 +286,9 @@ impl Chunk {
             text.push_str(l);
             text.push('\n');
         }
-        let mut gz = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        gz.write_all(text.as_bytes())?;
         Ok(Self {
             tag: tag.to_owned(),
-            body: gz.finish()?,
+            body: sink_proxy::gzip::compress(text.as_bytes()),
             lines,
             errors,
         })

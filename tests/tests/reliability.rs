@@ -283,12 +283,7 @@ async fn hostile_input_beside_real_traffic_crashes_nothing_and_loses_nothing() {
         Default::default(),
     ));
     // Hostile bodies, several times each, while the real traffic flows.
-    let gz = |data: &[u8]| {
-        use std::io::Write;
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    };
+    let gz = sink_proxy::gzip::compress;
     // A body over max_body_bytes (8 MiB), and a large one under it.
     let lines = |n: usize, word: &str| -> String {
         (0..n)

@@ -13,7 +13,6 @@ use crate::outcome::{Failure, Outcome};
 use crate::retry::{Retrier, Retry, RetryPolicy};
 use aws_sdk_firehose::primitives::Blob;
 use aws_sdk_firehose::types::Record;
-use std::io::Write;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -68,7 +67,11 @@ impl FirehoseSink {
                 continue;
             }
             let plain_bytes = plain.len() as u64;
-            let data = if self.gzip { gzip(&plain) } else { plain };
+            let data = if self.gzip {
+                crate::gzip::compress(&plain)
+            } else {
+                plain
+            };
             records.push(Packed {
                 id,
                 data,
@@ -200,11 +203,4 @@ impl FirehoseSink {
             self.metrics.batches.get_or_create(&label).inc();
         }
     }
-}
-
-fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::with_capacity(data.len() / 4), flate2::Compression::fast());
-    // Writing to a Vec cannot fail.
-    let _ = e.write_all(data);
-    e.finish().unwrap_or_default()
 }

@@ -7,20 +7,45 @@
 //! the size limits is refused (the caller answers 413).
 
 use serde_json::{Map, Value};
-use std::io::Read;
 
 /// One record, as the JSON object Fluent Bit sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
-    /// The record's fields, parsed; empty for a JSON line nobody needs them
-    /// of (see [`FieldsIf`]), which is archived from `raw` as it came.
-    pub fields: Map<String, Value>,
+    pub fields: Fields,
     /// From the date key (`json_date_key`, default `date`, seconds as a
     /// double) or the msgpack event time, in milliseconds since the epoch.
     pub timestamp_ms: Option<i64>,
-    /// The record's own bytes when it arrived as one JSON line: archived as
-    /// they came, not re-serialised.
-    pub raw: Option<Vec<u8>>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Fields {
+    /// `raw`: the record's own bytes when it arrived as one JSON line,
+    /// archived as they came, not re-serialised.
+    Parsed {
+        map: Map<String, Value>,
+        raw: Option<Vec<u8>>,
+    },
+    /// A JSON line nobody needs the fields of (see [`ParseFields`]): checked to
+    /// be a JSON object, not parsed, archived as it came.
+    Unparsed { raw: Vec<u8> },
+}
+
+impl Fields {
+    /// The fields, if they were parsed.
+    pub fn map(&self) -> Option<&Map<String, Value>> {
+        match self {
+            Self::Parsed { map, .. } => Some(map),
+            Self::Unparsed { .. } => None,
+        }
+    }
+
+    /// The record as one JSON line: its own bytes if it came as one.
+    pub fn into_line(self) -> Vec<u8> {
+        match self {
+            Self::Parsed { raw: Some(raw), .. } | Self::Unparsed { raw } => raw,
+            Self::Parsed { map, raw: None } => crate::route::firehose_line(&map),
+        }
+    }
 }
 
 /// Bytes that could not be read as a record, and why.
@@ -68,51 +93,32 @@ impl Format {
     }
 }
 
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum BodyError {
-    /// The decompressed body would exceed the limit (a gzip bomb, or just too big).
-    TooLarge { limit: usize },
-}
-
-/// Decompresses a gzip body (all members, as Fluent Bit may send several),
-/// reading at most `limit` bytes of output. Corrupt gzip is not an error:
-/// it comes back as `Ok(None)` so the caller can dead-letter the raw body.
-pub fn gunzip_limited(body: &[u8], limit: usize) -> Result<Option<Vec<u8>>, BodyError> {
-    let mut out = Vec::new();
-    let mut reader = flate2::read::MultiGzDecoder::new(body).take(limit as u64 + 1);
-    match reader.read_to_end(&mut out) {
-        Ok(_) if out.len() > limit => Err(BodyError::TooLarge { limit }),
-        Ok(_) => Ok(Some(out)),
-        Err(_) => Ok(None),
-    }
-}
-
-/// Decodes a (decompressed) body. `date_key` is Fluent Bit's `json_date_key`.
 /// Which JSON lines need their fields parsed. Parsing every record into a
 /// map is most of the cost of a chunk; a line that is only archived needs to
 /// be checked (a JSON object, UTF-8), not parsed.
 #[derive(Debug, Clone, PartialEq, Eq)]
-pub enum FieldsIf {
+pub enum ParseFields {
     Always,
     Never,
     /// Only lines holding this key, quoted (`"log_class"`): a line without
     /// those bytes cannot carry the mark.
-    HasKey(String),
+    IfKeyPresent(String),
 }
 
-pub fn decode(body: &[u8], format: Format, date_key: &str, fields_if: &FieldsIf) -> Decoded {
+/// Decodes a (decompressed) body. `date_key` is Fluent Bit's `json_date_key`.
+pub fn decode(body: &[u8], format: Format, date_key: &str, parse_fields: &ParseFields) -> Decoded {
     let mut out = Decoded::default();
     match format {
-        Format::JsonLines => decode_json_lines(body, date_key, fields_if, &mut out),
+        Format::JsonLines => decode_json_lines(body, date_key, parse_fields, &mut out),
         Format::Json => decode_json(body, date_key, &mut out),
         Format::Msgpack => decode_msgpack(body, &mut out),
     }
     out
 }
 
-fn decode_json_lines(body: &[u8], date_key: &str, fields_if: &FieldsIf, out: &mut Decoded) {
-    let quoted_key = match fields_if {
-        FieldsIf::HasKey(k) => Some(format!("\"{k}\"")),
+fn decode_json_lines(body: &[u8], date_key: &str, parse_fields: &ParseFields, out: &mut Decoded) {
+    let quoted_key = match parse_fields {
+        ParseFields::IfKeyPresent(k) => Some(format!("\"{k}\"")),
         _ => None,
     };
     let finder = quoted_key.as_deref().map(memchr::memmem::Finder::new);
@@ -124,9 +130,9 @@ fn decode_json_lines(body: &[u8], date_key: &str, fields_if: &FieldsIf, out: &mu
         // The usual case, one object per line, keeps its bytes. A line with
         // several objects (json_stream) or an error goes the general way.
         let line = line.trim_ascii();
-        let needs_fields = match (fields_if, &finder) {
-            (FieldsIf::Always, _) => true,
-            (FieldsIf::Never, _) => false,
+        let needs_fields = match (parse_fields, &finder) {
+            (ParseFields::Always, _) => true,
+            (ParseFields::Never, _) => false,
             (_, Some(f)) => f.find(line).is_some(),
             (_, None) => true,
         };
@@ -136,18 +142,19 @@ fn decode_json_lines(body: &[u8], date_key: &str, fields_if: &FieldsIf, out: &mu
             && serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
         {
             out.records.push(Record {
-                fields: Map::new(),
+                fields: Fields::Unparsed { raw: line.to_vec() },
                 timestamp_ms: None,
-                raw: Some(line.to_vec()),
             });
             continue;
         }
-        if let Ok(Value::Object(fields)) = serde_json::from_slice::<Value>(line) {
-            let timestamp_ms = fields.get(date_key).and_then(seconds_to_ms);
+        if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(line) {
+            let timestamp_ms = map.get(date_key).and_then(seconds_to_ms);
             out.records.push(Record {
-                fields,
+                fields: Fields::Parsed {
+                    map,
+                    raw: Some(line.to_vec()),
+                },
                 timestamp_ms,
-                raw: Some(line.to_vec()),
             });
             continue;
         }
@@ -182,12 +189,11 @@ fn decode_json(body: &[u8], date_key: &str, out: &mut Decoded) {
 
 fn push_value(v: Value, date_key: &str, time_ms: Option<i64>, out: &mut Decoded) {
     match v {
-        Value::Object(fields) => {
-            let timestamp_ms = time_ms.or_else(|| fields.get(date_key).and_then(seconds_to_ms));
+        Value::Object(map) => {
+            let timestamp_ms = time_ms.or_else(|| map.get(date_key).and_then(seconds_to_ms));
             out.records.push(Record {
-                fields,
+                fields: Fields::Parsed { map, raw: None },
                 timestamp_ms,
-                raw: None,
             });
         }
         other => out
@@ -246,14 +252,13 @@ fn event_to_record(event: rmpv::Value) -> Option<Record> {
         t => t,
     };
     let rmpv::Value::Map(entries) = body else { return None };
-    let mut fields = Map::new();
+    let mut map = Map::new();
     for (k, v) in entries {
-        fields.insert(key_string(k), to_json(v));
+        map.insert(key_string(k), to_json(v));
     }
     Some(Record {
-        fields,
+        fields: Fields::Parsed { map, raw: None },
         timestamp_ms: event_time_ms(&time),
-        raw: None,
     })
 }
 
@@ -308,26 +313,23 @@ fn to_json(v: rmpv::Value) -> Value {
 mod tests {
     use super::*;
     use serde_json::json;
-    use std::io::Write;
-
-    fn gzip(data: &[u8]) -> Vec<u8> {
-        let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::fast());
-        e.write_all(data).unwrap();
-        e.finish().unwrap()
-    }
 
     #[test]
     fn json_lines_keep_good_records_around_bad_ones() {
         let body =
             b"{\"date\":1795532400.5,\"log\":\"a\"}\n{\"log\":\"b\"\n\n[1]\r\n{\"date\":1795532401.25,\"log\":\"c\"}\n";
-        let d = decode(body, Format::JsonLines, "date", &FieldsIf::Always);
-        let logs: Vec<&str> = d.records.iter().map(|r| r.fields["log"].as_str().unwrap()).collect();
+        let d = decode(body, Format::JsonLines, "date", &ParseFields::Always);
+        let logs: Vec<&str> = d
+            .records
+            .iter()
+            .map(|r| r.fields.map().unwrap()["log"].as_str().unwrap())
+            .collect();
         assert_eq!(logs, ["a", "c"]);
         assert_eq!(d.records[0].timestamp_ms, Some(1_795_532_400_500));
         assert_eq!(d.records[1].timestamp_ms, Some(1_795_532_401_250));
         assert_eq!(
-            d.records[0].raw.as_deref(),
-            Some(br#"{"date":1795532400.5,"log":"a"}"#.as_slice())
+            d.records[0].fields.clone().into_line(),
+            br#"{"date":1795532400.5,"log":"a"}"#
         );
         assert_eq!(d.bad.len(), 2);
         assert_eq!(d.bad[0].raw, b"{\"log\":\"b\"");
@@ -338,19 +340,33 @@ mod tests {
     #[test]
     fn lines_nobody_needs_the_fields_of_are_checked_not_parsed() {
         let body = b"{\"log\":\"a\"}\n{\"log\":\"b\",\"log_class\":\"error\",\"date\":2}\n{\"log\":\"\xff\"}\n{\"log\":\n[1]\n";
-        let d = decode(body, Format::JsonLines, "date", &FieldsIf::HasKey("log_class".into()));
+        let d = decode(
+            body,
+            Format::JsonLines,
+            "date",
+            &ParseFields::IfKeyPresent("log_class".into()),
+        );
         assert_eq!(d.records.len(), 2);
-        assert!(d.records[0].fields.is_empty(), "no mark key: not parsed");
-        assert_eq!(d.records[0].raw.as_deref(), Some(br#"{"log":"a"}"#.as_slice()));
-        assert_eq!(d.records[1].fields["log_class"], "error", "may be marked: parsed");
+        assert_eq!(
+            d.records[0].fields,
+            Fields::Unparsed {
+                raw: br#"{"log":"a"}"#.to_vec()
+            },
+            "no mark key: not parsed"
+        );
+        assert_eq!(
+            d.records[1].fields.map().unwrap()["log_class"],
+            "error",
+            "may be marked: parsed"
+        );
         assert_eq!(d.records[1].timestamp_ms, Some(2000));
         assert_eq!(
             d.bad.len(),
             3,
             "invalid UTF-8, truncated JSON and a non-object are still caught"
         );
-        let never = decode(body, Format::JsonLines, "date", &FieldsIf::Never);
-        assert!(never.records.iter().all(|r| r.fields.is_empty()));
+        let never = decode(body, Format::JsonLines, "date", &ParseFields::Never);
+        assert!(never.records.iter().all(|r| r.fields.map().is_none()));
         assert_eq!(never.bad.len(), 3);
     }
 
@@ -360,7 +376,7 @@ mod tests {
             br#"[{"log":"a","date":1},{"log":"b"}, 5]"#,
             Format::Json,
             "date",
-            &FieldsIf::Always,
+            &ParseFields::Always,
         );
         assert_eq!(d.records.len(), 2);
         assert_eq!(d.records[0].timestamp_ms, Some(1000));
@@ -370,13 +386,13 @@ mod tests {
             br#"{"log":"a"}{"log":"b"} {"log":"c"}"#,
             Format::Json,
             "date",
-            &FieldsIf::Always,
+            &ParseFields::Always,
         );
         assert_eq!(d.records.len(), 3);
-        let d = decode(br#"[{"log":"a"}, {"log":"#, Format::Json, "date", &FieldsIf::Always);
+        let d = decode(br#"[{"log":"a"}, {"log":"#, Format::Json, "date", &ParseFields::Always);
         assert!(d.records.is_empty());
         assert_eq!(d.bad.len(), 1, "a broken array is one bad record, not lost");
-        let d = decode(br#"{"log":"a"} {"log":"b"#, Format::Json, "date", &FieldsIf::Always);
+        let d = decode(br#"{"log":"a"} {"log":"b"#, Format::Json, "date", &ParseFields::Always);
         assert_eq!((d.records.len(), d.bad.len()), (1, 1));
         assert_eq!(d.bad[0].raw, br#"{"log":"b"#);
     }
@@ -387,7 +403,7 @@ mod tests {
             b"{\"log\":\"\xff\"}\n{\"log\":\"ok\"}",
             Format::JsonLines,
             "date",
-            &FieldsIf::Always,
+            &ParseFields::Always,
         );
         assert_eq!((d.records.len(), d.bad.len()), (1, 1));
     }
@@ -404,39 +420,12 @@ mod tests {
             rmpv::encode::write_value(&mut buf, v).unwrap();
         }
         buf.extend_from_slice(&[0xc1]); // never used in msgpack
-        let d = decode(&buf, Format::Msgpack, "date", &FieldsIf::Always);
+        let d = decode(&buf, Format::Msgpack, "date", &ParseFields::Always);
         assert_eq!(d.records.len(), 2);
-        assert_eq!(
-            d.records[0].fields,
-            json!({"log": "ERROR x", "n": 7}).as_object().unwrap().clone()
-        );
+        assert_eq!(d.records[0].fields.map(), json!({"log": "ERROR x", "n": 7}).as_object());
         assert_eq!(d.records[0].timestamp_ms, Some(0x6b05_7af0_i64 * 1000 + 500));
         assert_eq!(d.records[1].timestamp_ms, Some(1_795_532_400_000));
         assert_eq!(d.bad.len(), 2);
-    }
-
-    #[test]
-    fn gzip_multi_member_limits_and_corruption() {
-        let mut body = gzip(b"{\"log\":\"a\"}\n");
-        body.extend(gzip(b"{\"log\":\"b\"}\n"));
-        let plain = gunzip_limited(&body, 1 << 20).unwrap().unwrap();
-        assert_eq!(
-            decode(&plain, Format::JsonLines, "date", &FieldsIf::Always)
-                .records
-                .len(),
-            2
-        );
-        // A bomb: 64 MiB of zeros is a few KiB compressed; refused at the limit.
-        let bomb = gzip(&vec![0u8; 64 << 20]);
-        assert!(bomb.len() < 1 << 20);
-        assert_eq!(
-            gunzip_limited(&bomb, 8 << 20),
-            Err(BodyError::TooLarge { limit: 8 << 20 })
-        );
-        // Exactly at the limit is fine.
-        assert_eq!(gunzip_limited(&gzip(&[b'x'; 100]), 100).unwrap().unwrap().len(), 100);
-        // Corrupt: the caller dead-letters the raw body.
-        assert_eq!(gunzip_limited(b"\x1f\x8bnot gzip at all", 1 << 20), Ok(None));
     }
 
     #[test]

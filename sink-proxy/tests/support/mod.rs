@@ -10,7 +10,6 @@ use hyper_util::client::legacy::Client;
 use hyper_util::rt::TokioExecutor;
 use sink_proxy::config::{Cli, Config};
 use sink_proxy::proxy::Proxy;
-use std::io::Write;
 use std::net::SocketAddr;
 use std::sync::Arc;
 
@@ -183,11 +182,7 @@ pub async fn post_chunk(addr: SocketAddr, tag: &str, lines: &[String]) -> Answer
     .await
 }
 
-pub fn gzip(data: &[u8]) -> Vec<u8> {
-    let mut e = flate2::write::GzEncoder::new(Vec::new(), flate2::Compression::default());
-    e.write_all(data).unwrap();
-    e.finish().unwrap()
-}
+pub use sink_proxy::gzip::compress as gzip;
 
 /// Seconds since the epoch, as Fluent Bit's `json_date_key` sends them.
 pub fn now_secs() -> f64 {
