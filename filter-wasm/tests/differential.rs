@@ -27,11 +27,11 @@ impl Gen {
         self.0.f64() < p
     }
 
-    fn subset(&mut self, items: &[&str], p: f64) -> Vec<String> {
+    fn subset<S: AsRef<str>>(&mut self, items: &[S], p: f64) -> Vec<String> {
         items
             .iter()
             .filter(|_| self.chance(p))
-            .map(|s| (*s).to_owned())
+            .map(|s| s.as_ref().to_owned())
             .collect()
     }
 
@@ -55,34 +55,6 @@ impl Gen {
     }
 }
 
-const AGENTS: &[&str] = &[
-    "ELB-HealthChecker/",
-    "Amazon-Route53-Health-Check-Service",
-    "kube-probe/",
-    "GoogleHC/",
-];
-const WORDS: &[&str] = &["ERROR", "FATAL", "CRITICAL", "PANIC", "ALERT", "EMERG", "SEVERE"];
-const LEVELS: &[&str] = &[
-    "error",
-    "err",
-    "fatal",
-    "critical",
-    "crit",
-    "panic",
-    "alert",
-    "emerg",
-    "emergency",
-    "severe",
-];
-const LEVEL_KEYS: &[&str] = &["level", "severity", "lvl", "log.level", "levelname"];
-const STATUS_KEYS: &[&str] = &[
-    "status",
-    "status_code",
-    "statusCode",
-    "http_status",
-    "http.status_code",
-    "res.statusCode",
-];
 /// Literals the escaped scan cannot take (not plain ASCII), and short ones
 /// over many bytes, which need more than eight trigger bytes.
 const ODD_LITERALS: &[&str] = &[
@@ -101,7 +73,9 @@ const ODD_LITERALS: &[&str] = &[
 ];
 const DOTTED: &[&str] = &["a.b", "ctx.http.code", "x.y.z", "log.lvl"];
 
+/// Subsets of the built-in lists, plus additions.
 fn random_rules(g: &mut Gen) -> RulesFile {
+    let d = RulesFile::default();
     let mut r = RulesFile::default();
     if g.chance(0.2) {
         r.log_key = g.pick(&["msg", "message", "log"]).to_owned();
@@ -111,29 +85,29 @@ fn random_rules(g: &mut Gen) -> RulesFile {
         r.mark.value = g.pick(&["ERR", "bad \"one\"", "エラー"]).to_owned();
     }
     if g.chance(0.6) {
-        r.health.user_agents = g.subset(AGENTS, 0.6);
+        r.health.user_agents = g.subset(&d.health.user_agents, 0.6);
         r.health
             .user_agents
             .extend(g.subset(&["Pingdom", "probe\"x", "ヘルス"], 0.2));
     }
     let e = &mut r.error;
     if g.chance(0.6) {
-        e.words = g.subset(WORDS, 0.6);
+        e.words = g.subset(&d.error.words, 0.6);
         e.words.extend(g.subset(&["OOPS", "ÉCHEC", "Err\"or", "E_1"], 0.2));
     }
     if g.chance(0.5) {
-        e.levels = g.subset(LEVELS, 0.6);
+        e.levels = g.subset(&d.error.levels, 0.6);
         e.levels.extend(g.subset(&["bad", "X1"], 0.3));
     }
     if g.chance(0.6) {
-        e.level_keys = g.subset(LEVEL_KEYS, 0.6);
+        e.level_keys = g.subset(&d.error.level_keys, 0.6);
         e.level_keys.extend(g.subset(DOTTED, 0.3));
     }
     if g.chance(0.5) {
         e.numeric_level_keys = g.subset(&["level", "lvl", "a.b", "n"], 0.5);
     }
     if g.chance(0.6) {
-        e.status_keys = g.subset(STATUS_KEYS, 0.6);
+        e.status_keys = g.subset(&d.error.status_keys, 0.6);
         e.status_keys.extend(g.subset(DOTTED, 0.3));
     }
     if g.chance(0.3) {

@@ -71,7 +71,10 @@ async fn runs_from_the_environment_and_drains_on_sigterm() {
         .unwrap();
     let addr = listen.parse().unwrap();
     let deadline = Instant::now() + Duration::from_secs(20);
-    while !support::try_get(addr, "/healthz").await.is_ok_and(|a| a.status == 200) {
+    while !test_support::fluent_bit::get(addr, "/healthz")
+        .await
+        .is_ok_and(|a| a.status == 200)
+    {
         assert!(Instant::now() < deadline, "sink-proxy did not come up");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

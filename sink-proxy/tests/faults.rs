@@ -28,7 +28,7 @@ async fn start(fake: &FakeAws, extra: &str) -> RunningProxy {
 /// `firehose` holds the keys of the `[firehose]` table.
 async fn start_with(fake: &FakeAws, firehose: &str, extra: &str) -> RunningProxy {
     let sdk = sdk_config(&fake.endpoint).await;
-    RunningProxy::start(
+    support::start(
         &[
             "--log-group",
             GROUP,
@@ -339,7 +339,7 @@ async fn connection_errors_are_retried_then_answered_503() {
         .unwrap()
         .port();
     let sdk = sdk_config(&format!("http://127.0.0.1:{port}")).await;
-    let proxy = RunningProxy::start(&["--delivery-stream", STREAM], SETTINGS, &sdk).await;
+    let proxy = support::start(&["--delivery-stream", STREAM], SETTINGS, &sdk).await;
     let started = Instant::now();
     let a = post_chunk(proxy.addr, "t", &chunk(5, 8, &["web"])).await;
     assert_eq!(a.status, 503, "{}", a.body);

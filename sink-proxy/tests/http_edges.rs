@@ -13,7 +13,7 @@ const STREAM: &str = "logs";
 
 async fn start(fake: &FakeAws, file: &str) -> RunningProxy {
     let sdk = sdk_config(&fake.endpoint).await;
-    RunningProxy::start(&["--delivery-stream", STREAM], file, &sdk).await
+    support::start(&["--delivery-stream", STREAM], file, &sdk).await
 }
 
 fn dead_letters(fake: &FakeAws) -> Vec<Value> {
@@ -160,7 +160,7 @@ async fn a_full_proxy_answers_429() {
     let proxy = start(&fake, "[delivery]\nmax_in_flight_requests = 1\n").await;
     let addr = proxy.addr;
     let first = tokio::spawn(async move { post_chunk(addr, "t", &["{\"log\":\"slow\"}".to_owned()]).await.status });
-    proxy.wait_in_flight().await;
+    proxy.in_flight(std::time::Duration::from_secs(5)).await.unwrap();
     assert_eq!(
         post_chunk(addr, "t", &["{\"log\":\"second\"}".to_owned()]).await.status,
         429
@@ -215,8 +215,8 @@ async fn shutdown_finishes_requests_in_flight() {
             .await
             .status
     });
-    proxy.wait_in_flight().await;
-    proxy.shutdown().await;
+    proxy.in_flight(std::time::Duration::from_secs(5)).await.unwrap();
+    proxy.shutdown().await.unwrap();
     assert_eq!(inflight.await.unwrap(), 200, "the request in flight was answered");
     assert_eq!(
         fake.with(|st| st.firehose_lines(STREAM)),
@@ -248,7 +248,7 @@ async fn decoded_bytes_count_against_the_in_flight_budget() {
             .await
             .status
     });
-    proxy.wait_in_flight().await;
+    proxy.in_flight(std::time::Duration::from_secs(5)).await.unwrap();
     assert!(
         proxy.metric("sink_proxy_in_flight_bytes") > 900_000,
         "decoded bytes are held"

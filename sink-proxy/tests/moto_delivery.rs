@@ -66,9 +66,9 @@ async fn records_reach_their_destinations(spooled: bool) {
     ];
     let file = "[cloudwatch]\nretention_days = 7\n";
     let proxy = if spooled {
-        RunningProxy::start_spooled(&args, file, &sdk, "moto").await
+        support::start_spooled(&args, file, &sdk).await
     } else {
-        RunningProxy::start(&args, file, &sdk).await
+        support::start(&args, file, &sdk).await
     };
 
     let t0 = now_secs() - 60.0;
@@ -137,7 +137,7 @@ async fn records_reach_their_destinations(spooled: bool) {
     .await;
     assert_eq!(a.status, 200, "{}", a.body);
     sent.extend(mp_records.iter().cloned());
-    proxy.wait_drained().await;
+    proxy.drained(std::time::Duration::from_secs(60)).await.unwrap();
 
     // S3: exactly the lines sent (each newline-terminated), plus one dead letter.
     let objects: Vec<Vec<u8>> = local_aws::s3_objects(&sdk, BUCKET)
@@ -215,7 +215,7 @@ async fn records_reach_their_destinations(spooled: bool) {
         ),
         75
     );
-    proxy.shutdown().await;
+    proxy.shutdown().await.unwrap();
 }
 
 /// Posts an error 20 days old and a fresh one: only the fresh one reaches
@@ -228,7 +228,7 @@ async fn post_ancient_and_fresh(proxy: &RunningProxy, sdk: &aws_config::SdkConfi
     ];
     let a = post_chunk(proxy.addr, "web-firelens-1", &lines).await;
     assert_eq!(a.status, 200, "{}", a.body);
-    proxy.wait_drained().await;
+    proxy.drained(std::time::Duration::from_secs(60)).await.unwrap();
     let events = log_events(sdk, "web-firelens-1").await;
     assert_eq!(events.len(), 1);
     assert!(events[0].1.contains("ERROR fresh"));
@@ -238,7 +238,7 @@ async fn post_ancient_and_fresh(proxy: &RunningProxy, sdk: &aws_config::SdkConfi
 async fn events_aws_rejects_as_too_old_are_counted_not_retried() {
     let moto = Moto::start().await.unwrap();
     let sdk = sdk_config(&moto.endpoint).await;
-    let proxy = RunningProxy::start(&["--log-group", GROUP], "", &sdk).await;
+    let proxy = support::start(&["--log-group", GROUP], "", &sdk).await;
     post_ancient_and_fresh(&proxy, &sdk).await;
     assert_eq!(
         proxy.metric(r#"sink_proxy_cloudwatch_rejected_events_total{reason="too_old_or_expired"}"#),
@@ -251,13 +251,7 @@ async fn spooled_events_past_what_cloudwatch_accepts_are_dead_lettered_not_lost(
     let moto = Moto::start().await.unwrap();
     let sdk = sdk_config(&moto.endpoint).await;
     local_aws::create_archive(&sdk, BUCKET, STREAM).await.unwrap();
-    let proxy = RunningProxy::start_spooled(
-        &["--log-group", GROUP, "--delivery-stream", STREAM],
-        "",
-        &sdk,
-        "expired",
-    )
-    .await;
+    let proxy = support::start_spooled(&["--log-group", GROUP, "--delivery-stream", STREAM], "", &sdk).await;
     post_ancient_and_fresh(&proxy, &sdk).await;
     assert_eq!(
         proxy.metric(r#"sink_proxy_dead_letter_records_total{reason="expired"}"#),

@@ -6,33 +6,23 @@
 //! [`harness`]: the same with sink-proxy as its own process, for the
 //! reliability tests and the benchmark.
 
-pub mod harness;
-pub mod receiver;
-
 use anyhow::{Context, Result, bail};
 use serde_json::{Map, Value};
 use sink_proxy::firehose::batch::billed_units;
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::path::Path;
-use std::sync::Arc;
+use test_support::fluent_bit::{self, Chunk};
 use wasm_host::{FilterConfig, Outcome, WasmFilter, fluent_bit_json};
+
+pub use test_support::fluent_bit::firelens_tag;
+pub use test_support::in_process::RunningProxy;
 
 pub const BUCKET: &str = "firelens-archive";
 pub const DELIVERY_STREAM: &str = "firelens-logs";
 pub const LOG_GROUP: &str = "/ecs/firelens-errors";
 /// Fluent Bit's chunk size limit (2 MB) bounds a request body.
 const CHUNK_BYTES: usize = 2_000_000;
-
-/// The FireLens tag of a record: `<container name>-firelens-<task id>`.
-pub fn firelens_tag(record: &Value) -> String {
-    let container = record["container_name"].as_str().unwrap_or("app");
-    let task = record["ecs_task_arn"]
-        .as_str()
-        .and_then(|a| a.rsplit('/').next())
-        .unwrap_or("0");
-    format!("{container}-firelens-{task}")
-}
 
 /// A record after the filter, as Fluent Bit's `http` output writes it.
 #[derive(Debug, Clone)]
@@ -121,98 +111,20 @@ pub fn chunks(kept: &[Kept]) -> Vec<(String, Vec<&Kept>)> {
 /// Returns the HTTP status.
 pub async fn post_chunk(addr: SocketAddr, tag: &str, records: &[&Kept]) -> Result<u16> {
     let lines: Vec<String> = records.iter().map(|r| r.line.clone()).collect();
-    let chunk = harness::Chunk::json_lines(tag, lines, 0)?;
-    harness::post_chunk(addr, &chunk)
+    let chunk = Chunk::json_lines(tag, lines, 0)?;
+    let reply = fluent_bit::post_chunk(addr, &chunk)
         .await
-        .with_context(|| format!("posting a chunk of {tag}: no answer"))
+        .with_context(|| format!("posting a chunk of {tag}: no answer"))?;
+    Ok(reply.status)
 }
 
 /// A sink-proxy serving on loopback against `sdk`'s endpoint, with the
 /// demo's destinations and, as shipped, a durable spool (in a fresh
-/// temporary directory, removed on drop).
-pub struct RunningProxy {
-    pub addr: SocketAddr,
-    pub proxy: Arc<sink_proxy::proxy::Proxy>,
-    drains: Option<sink_proxy::spooled::Drains>,
-    alerts: Option<sink_proxy::alerts::Senders>,
-    spool_dir: std::path::PathBuf,
-}
-
-impl RunningProxy {
-    pub async fn start(sdk: &aws_config::SdkConfig) -> Result<Self> {
-        Self::start_with_env(sdk, |_| None).await
-    }
-
-    /// [`RunningProxy::start`] reading settings such as the alert
-    /// destinations from `env` instead of nothing.
-    pub async fn start_with_env(sdk: &aws_config::SdkConfig, env: impl Fn(&str) -> Option<String>) -> Result<Self> {
-        use clap::Parser;
-        static STARTS: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
-        let n = STARTS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-        let spool_dir = std::env::temp_dir().join(format!("firelens-e2e-spool-{}-{n}", std::process::id()));
-        let _ = std::fs::remove_dir_all(&spool_dir);
-        let cli = sink_proxy::config::Cli::try_parse_from([
-            "sink-proxy",
-            "--log-group",
-            LOG_GROUP,
-            "--delivery-stream",
-            DELIVERY_STREAM,
-            "--spool-dir",
-            spool_dir.to_str().context("temp dir")?,
-        ])?;
-        let config = sink_proxy::config::Config::new(cli, None, env).map_err(anyhow::Error::msg)?;
-        let sink_proxy::config::SpoolChoice::Required(settings) = &config.spool.choice else {
-            bail!("the spool is configured")
-        };
-        let settings = settings.clone();
-        let (proxy, _) = sink_proxy::proxy::Proxy::new(config, sdk).open_spool(&settings)?;
-        let proxy = Arc::new(proxy);
-        let drains = Some(proxy.start_drains());
-        let alerts = proxy.start_alerts();
-        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await?;
-        let addr = listener.local_addr()?;
-        tokio::spawn(sink_proxy::server::serve(
-            listener,
-            proxy.clone(),
-            std::future::pending(),
-        ));
-        Ok(Self {
-            addr,
-            proxy,
-            drains,
-            alerts,
-            spool_dir,
-        })
-    }
-
-    /// Sends what the alert destinations still hold (the digests), as a
-    /// shutdown does; at most `limit`.
-    pub async fn finish_alerts(&mut self, limit: std::time::Duration) {
-        if let Some(a) = self.alerts.take() {
-            a.finish(std::time::Instant::now() + limit).await;
-        }
-    }
-
-    /// Until the spool has delivered everything (at most `limit`).
-    pub async fn drained(&self, limit: std::time::Duration) -> Result<()> {
-        let deadline = std::time::Instant::now() + limit;
-        while self.proxy.spool().is_some_and(|s| s.pending()) {
-            if std::time::Instant::now() > deadline {
-                bail!("the spool did not drain within {limit:?}");
-            }
-            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
-        }
-        Ok(())
-    }
-}
-
-impl Drop for RunningProxy {
-    fn drop(&mut self) {
-        if let Some(d) = self.drains.take() {
-            d.abort();
-        }
-        let _ = std::fs::remove_dir_all(&self.spool_dir);
-    }
+/// temporary directory, removed on drop); settings such as the alert
+/// destinations from `env`.
+pub async fn start_proxy(sdk: &aws_config::SdkConfig, env: impl Fn(&str) -> Option<String>) -> Result<RunningProxy> {
+    let args = ["--log-group", LOG_GROUP, "--delivery-stream", DELIVERY_STREAM];
+    RunningProxy::start(&args, "", env, sdk, true).await
 }
 
 /// What landed where.
@@ -261,7 +173,7 @@ pub async fn run_with_env(
     env: impl Fn(&str) -> Option<String>,
 ) -> Result<Run> {
     local_aws::create_archive(sdk, BUCKET, DELIVERY_STREAM).await?;
-    let mut proxy = RunningProxy::start_with_env(sdk, env).await?;
+    let mut proxy = start_proxy(sdk, env).await?;
     let addr = proxy.addr;
     let now_ms = std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)?

@@ -7,12 +7,14 @@
 //!
 //! The outages last `RELIABILITY_OUTAGE_SECS` (default 60) each.
 
-use firelens_e2e::harness::{Chunk, ConfigFile, ProxyProcess, corpus_chunks, drive, drive_paced};
 use local_aws::fake::FakeAws;
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
+use test_support::driver::drive;
+use test_support::fluent_bit::{Chunk, corpus_chunks};
+use test_support::process::{ConfigFile, ProxyProcess};
 
 const STREAM: &str = "logs";
 const GROUP: &str = "/ecs/errors";
@@ -162,7 +164,7 @@ async fn faults_and_an_outage_of_each_destination_lose_nothing() {
     let n = chunks.len();
     // Input at a steady rate across both outages, as an application logs.
     let span = outage * 2 + Duration::from_secs(20);
-    let driver = tokio::spawn(drive_paced(
+    let driver = tokio::spawn(drive(
         proxy.addr,
         chunks.clone(),
         2,
@@ -221,6 +223,7 @@ async fn sigkill_mid_stream_and_restart_lose_nothing() {
         1_000,
         deadline,
         acked.clone(),
+        Duration::ZERO,
     ));
     let n = chunks.len();
     let mut peak: f64 = 0.0;
@@ -281,6 +284,7 @@ async fn hostile_input_beside_real_traffic_crashes_nothing_and_loses_nothing() {
         200,
         deadline,
         Default::default(),
+        Duration::ZERO,
     ));
     // Hostile bodies, several times each, while the real traffic flows.
     let gz = sink_proxy::gzip::compress;
@@ -390,6 +394,7 @@ async fn sustained_overload_is_pushed_back_with_429_and_memory_stays_bounded() {
         1_000,
         deadline,
         Default::default(),
+        Duration::ZERO,
     )
     .await
     .unwrap();
@@ -428,7 +433,7 @@ async fn a_full_outage_of_both_destinations_is_absorbed_by_the_spool() {
     // Two workers, each a 50-line chunk per pace: the whole corpus over
     // the outage, at a steady rate.
     let pace = outage / (chunks.len() as u32 / 2).max(1);
-    let driven = drive_paced(
+    let driven = drive(
         proxy.addr,
         chunks.clone(),
         2,
@@ -492,6 +497,7 @@ async fn sigkill_twenty_times_while_spooling_and_draining_loses_nothing() {
         10_000,
         deadline,
         acked.clone(),
+        Duration::ZERO,
     ));
     let kills = 20;
     let mut rng = fastrand::Rng::with_seed(20);
@@ -554,6 +560,7 @@ async fn a_full_spool_answers_429_and_loses_nothing_once_space_returns() {
         10_000,
         deadline,
         Default::default(),
+        Duration::ZERO,
     ));
     // Until the spool has refused chunks for a while: Fluent Bit keeps them.
     let full = loop {
@@ -606,6 +613,7 @@ async fn a_damaged_spool_still_starts_and_delivers_every_intact_acknowledged_chu
         1,
         deadline,
         Default::default(),
+        Duration::ZERO,
     )
     .await
     .unwrap();
@@ -702,6 +710,7 @@ async fn a_throttled_firehose_stream_does_not_stop_the_other() {
         1_000,
         deadline,
         Default::default(),
+        Duration::ZERO,
     )
     .await
     .unwrap();

@@ -8,12 +8,14 @@
 
 use anyhow::Result;
 use clap::Parser;
-use firelens_e2e::harness::{Extra, ProxyProcess, corpus_chunks, drive_paced};
-use firelens_e2e::receiver::{Answer, Receiver};
 use local_aws::fake::FakeAws;
 use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use test_support::driver::drive;
+use test_support::fluent_bit::corpus_chunks;
+use test_support::process::{Extra, ProxyProcess};
+use test_support::receiver::{Answer, Receiver};
 
 #[derive(Parser)]
 struct Args {
@@ -58,7 +60,7 @@ async fn main() -> Result<()> {
     // Spread the chunks over the run: two senders, one chunk each per pace.
     let pace = Duration::from_secs_f64(args.secs as f64 * 2.0 / chunks.len() as f64);
     let started = Instant::now();
-    let sending = tokio::spawn(drive_paced(
+    let sending = tokio::spawn(drive(
         proxy.addr,
         Arc::new(chunks),
         2,

@@ -27,7 +27,7 @@ async fn main() -> Result<()> {
     let moto = local_aws::Moto::start().await?;
     let sdk = local_aws::sdk_config(&moto.endpoint).await;
     // A local receiver stands in for Slack and for a generic webhook.
-    let receiver = firelens_e2e::receiver::Receiver::start(firelens_e2e::receiver::Answer::Ok).await?;
+    let receiver = test_support::receiver::Receiver::start(test_support::receiver::Answer::Ok).await?;
     let (slack_url, hook_url) = (receiver.url("/slack"), receiver.url("/webhook"));
     let run = firelens_e2e::run_with_env(&args.module, &records, &sdk, |k| match k {
         "SINK_PROXY_SLACK_WEBHOOK_URL" => Some(slack_url.clone()),
@@ -106,7 +106,7 @@ async fn main() -> Result<()> {
 /// What the alert destinations received: the webhook's groups, and the
 /// Slack messages' titles.
 /// Returns the errors the webhook's messages count.
-fn print_alerts(receiver: &firelens_e2e::receiver::Receiver, alerting: u64) -> u64 {
+fn print_alerts(receiver: &test_support::receiver::Receiver, alerting: u64) -> u64 {
     let hook = receiver.received("/webhook");
     let slack = receiver.received("/slack");
     let groups: Vec<serde_json::Value> = hook

@@ -11,13 +11,15 @@
 
 use anyhow::{Result, bail};
 use clap::Parser;
-use firelens_e2e::harness::{Chunk, Extra, ProxyProcess, corpus_chunks, drive};
-use firelens_e2e::receiver::{Answer, Receiver};
 use firelens_e2e::units_one_record_per_line;
 use local_aws::fake::FakeAws;
 use sink_proxy::metrics::sample;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use test_support::driver::drive;
+use test_support::fluent_bit::{Chunk, corpus_chunks};
+use test_support::process::{Extra, ProxyProcess};
+use test_support::receiver::{Answer, Receiver};
 
 #[derive(Parser)]
 struct Args {
@@ -89,6 +91,7 @@ async fn run(plan: &Arc<Vec<Chunk>>, concurrency: usize, mode: Mode, bytes: u64,
         50,
         deadline,
         Default::default(),
+        Duration::ZERO,
     )
     .await?;
     // Until the stand-in has every byte and event (AWS down: nothing comes).

@@ -2,8 +2,6 @@
 //! stand-in (or moto, for SNS), and an HTTP receiver on 127.0.0.1 standing
 //! in for Slack and a generic webhook. Every wait is bounded.
 
-use firelens_e2e::harness::{Chunk, ConfigFile, Extra, ProxyProcess, drive, post_chunk};
-use firelens_e2e::receiver::{Answer, Received, Receiver};
 use local_aws::fake::FakeAws;
 use serde_json::{Value, json};
 use sink_proxy::metrics::sample;
@@ -11,6 +9,10 @@ use std::collections::BTreeSet;
 use std::sync::Arc;
 use std::sync::atomic::AtomicUsize;
 use std::time::{Duration, Instant};
+use test_support::driver::drive;
+use test_support::fluent_bit::{Chunk, post_chunk};
+use test_support::process::{ConfigFile, Extra, ProxyProcess};
+use test_support::receiver::{Answer, Received, Receiver};
 
 const STREAM: &str = "logs";
 const GROUP: &str = "/ecs/errors";
@@ -39,7 +41,7 @@ fn chunk(lines: Vec<String>) -> Chunk {
 }
 
 async fn post(p: &ProxyProcess, c: &Chunk) {
-    assert_eq!(post_chunk(p.addr, c).await, Some(200));
+    assert_eq!(post_chunk(p.addr, c).await.map(|r| r.status), Some(200));
 }
 
 fn env(pairs: &[(&str, String)]) -> Extra {
@@ -251,6 +253,7 @@ async fn a_failing_alert_destination_never_touches_log_delivery() {
             20,
             Instant::now() + Duration::from_secs(120),
             acked,
+            Duration::ZERO,
         )
         .await
         .unwrap();

@@ -1,10 +1,11 @@
 //! The binary's metrics as CloudWatch Embedded Metric Format on stdout:
 //! valid EMF, and counters written as gains that add up to the totals.
 
-use firelens_e2e::harness::{Chunk, Extra, ProxyProcess, post_chunk};
 use local_aws::fake::FakeAws;
 use serde_json::{Value, json};
 use std::time::{Duration, Instant};
+use test_support::fluent_bit::{Chunk, post_chunk};
+use test_support::process::{Extra, ProxyProcess};
 
 fn lines(marked: usize, total: usize) -> Vec<String> {
     let now = std::time::SystemTime::now()
@@ -53,7 +54,7 @@ async fn metrics_reach_stdout_as_emf_and_add_up() {
     .unwrap();
     for _ in 0..3 {
         let c = Chunk::json_lines("web-firelens-1", lines(2, 10), 2).unwrap();
-        assert_eq!(post_chunk(proxy.addr, &c).await, Some(200));
+        assert_eq!(post_chunk(proxy.addr, &c).await.map(|r| r.status), Some(200));
     }
     let deadline = Instant::now() + Duration::from_secs(30);
     while fake.with(|s| s.firehose_lines("logs").len()) < 30 && Instant::now() < deadline {

@@ -3,9 +3,10 @@
 //! deleted group fails it once and for good, an outage never does, and a
 //! failure after a good start does not either (no replacement loop).
 
-use firelens_e2e::harness::{Chunk, Extra, ProxyProcess, post_chunk};
 use local_aws::fake::{FakeAws, Fault};
 use std::time::{Duration, Instant};
+use test_support::fluent_bit::{Chunk, post_chunk};
+use test_support::process::{Extra, ProxyProcess};
 
 const GROUP: &str = "/ecs/errors";
 const ARGS: [&str; 4] = ["--log-group", GROUP, "--delivery-stream", "logs"];
@@ -49,7 +50,7 @@ async fn a_role_that_cannot_reach_the_stream_fails_the_health_check_once_and_for
     // Fixing the role later does not flip it back: ECS replaces the task.
     fake.with(|st| st.denied.clear());
     let c = Chunk::json_lines("web-firelens-1", vec![r#"{"log":"x"}"#.into()], 0).unwrap();
-    assert_eq!(post_chunk(p.addr, &c).await, Some(200));
+    assert_eq!(post_chunk(p.addr, &c).await.map(|r| r.status), Some(200));
     for _ in 0..5 {
         assert_eq!(p.check_health().unwrap(), 1);
     }

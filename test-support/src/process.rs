@@ -1,18 +1,11 @@
 //! Running sink-proxy as ECS does, for the reliability tests and the
-//! benchmark: the real binary as its own process (so it can be killed),
-//! pointed at a local AWS stand-in; chunks of the labelled corpus as Fluent
-//! Bit's http output sends them; and a driver that, like Fluent Bit, sends a
-//! chunk again until it is accepted.
+//! benchmarks: the real binary as its own process (so it can be killed),
+//! pointed at a local AWS stand-in.
 
 use anyhow::{Context, Result, bail};
-use bytes::Bytes;
-use http_body_util::{BodyExt, Full};
-use serde_json::Value;
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
-use std::sync::Arc;
-use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The sink-proxy binary next to the running executable's target dir.
@@ -234,15 +227,8 @@ fn spawn(endpoint: &str, addr: SocketAddr, args: &[String], extra: &Extra) -> Re
 }
 
 async fn get(addr: SocketAddr, path: &str) -> Result<(u16, String)> {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
-    let resp = client
-        .request(hyper::Request::get(format!("http://{addr}{path}")).body(http_body_util::Empty::<Bytes>::new())?)
-        .await?;
-    let status = resp.status().as_u16();
-    Ok((
-        status,
-        String::from_utf8_lossy(&resp.into_body().collect().await?.to_bytes()).into_owned(),
-    ))
+    let r = crate::fluent_bit::get(addr, path).await?;
+    Ok((r.status, r.body))
 }
 
 /// A sink-proxy settings file (`--config`) in the temporary directory,
@@ -266,188 +252,4 @@ impl Drop for ConfigFile {
     fn drop(&mut self) {
         let _ = std::fs::remove_file(&self.0);
     }
-}
-
-/// A chunk as Fluent Bit's http output sends it.
-pub struct Chunk {
-    pub tag: String,
-    /// json_lines, gzip'd.
-    pub body: Vec<u8>,
-    /// The lines, uncompressed.
-    pub lines: Vec<String>,
-    pub errors: usize,
-}
-
-impl Chunk {
-    /// A json_lines chunk of `lines`, gzip'd as the shipped settings send it.
-    pub fn json_lines(tag: &str, lines: Vec<String>, errors: usize) -> Result<Self> {
-        let mut text = String::new();
-        for l in &lines {
-            text.push_str(l);
-            text.push('\n');
-        }
-        Ok(Self {
-            tag: tag.to_owned(),
-            body: sink_proxy::gzip::compress(text.as_bytes()),
-            lines,
-            errors,
-        })
-    }
-
-    pub fn bytes(&self) -> usize {
-        self.lines.iter().map(|l| l.len() + 1).sum()
-    }
-}
-
-/// The labelled corpus as the filter leaves it (health checks dropped, errors
-/// marked) and the http output writes it (`date` first), in chunks of up to
-/// `lines_per_chunk` lines per tag. `round` makes every line distinct.
-pub fn corpus_chunks(records: &[Value], labels: &[String], lines_per_chunk: usize, round: usize) -> Result<Vec<Chunk>> {
-    let now = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)?
-        .as_secs_f64();
-    let mut by_tag: std::collections::BTreeMap<String, Vec<(String, bool)>> = Default::default();
-    for (i, (r, label)) in records.iter().zip(labels).enumerate() {
-        if label == "health" {
-            continue;
-        }
-        let mut m = serde_json::Map::new();
-        m.insert(
-            "date".into(),
-            Value::from(now - 600.0 + (round * records.len() + i) as f64 / 1000.0),
-        );
-        m.extend(r.as_object().cloned().unwrap_or_default());
-        if label == "error" {
-            m.insert("log_class".into(), Value::from("error"));
-        }
-        by_tag
-            .entry(crate::firelens_tag(r))
-            .or_default()
-            .push((Value::Object(m).to_string(), label == "error"));
-    }
-    let mut out = Vec::new();
-    for (tag, lines) in by_tag {
-        for part in lines.chunks(lines_per_chunk) {
-            let errors = part.iter().filter(|(_, e)| *e).count();
-            out.push(Chunk::json_lines(
-                &tag,
-                part.iter().map(|(l, _)| l.clone()).collect(),
-                errors,
-            )?);
-        }
-    }
-    Ok(out)
-}
-
-/// One post; a connection error is `None` (Fluent Bit retries those too).
-pub async fn post_chunk(addr: SocketAddr, c: &Chunk) -> Option<u16> {
-    let client = hyper_util::client::legacy::Client::builder(hyper_util::rt::TokioExecutor::new()).build_http();
-    let req = hyper::Request::post(format!("http://{addr}/"))
-        .header("Content-Type", "application/x-ndjson")
-        .header("Content-Encoding", "gzip")
-        .header("X-Fluent-Tag", &c.tag)
-        .body(Full::new(Bytes::from(c.body.clone())))
-        .ok()?;
-    let resp = tokio::time::timeout(Duration::from_secs(60), client.request(req))
-        .await
-        .ok()?
-        .ok()?;
-    let status = resp.status().as_u16();
-    let _ = resp.into_body().collect().await;
-    Some(status)
-}
-
-/// What the driver saw.
-#[derive(Debug, Default, Clone)]
-pub struct Driven {
-    pub posts: usize,
-    /// Answers other than 200 (503, 429, 408), and connection errors.
-    pub retried: usize,
-    pub connection_errors: usize,
-}
-
-/// Sends every chunk like Fluent Bit: `workers` at a time, each chunk again
-/// (after `backoff`, doubling to 2 s) until it is answered 200; at most
-/// `max_tries` per chunk and until `deadline`. `acked` counts accepted
-/// chunks, for a caller that acts mid-stream.
-pub async fn drive(
-    addr: SocketAddr,
-    chunks: Arc<Vec<Chunk>>,
-    workers: usize,
-    backoff: Duration,
-    max_tries: usize,
-    deadline: Instant,
-    acked: Arc<AtomicUsize>,
-) -> Result<Driven> {
-    drive_paced(
-        addr,
-        chunks,
-        workers,
-        backoff,
-        max_tries,
-        deadline,
-        acked,
-        Duration::ZERO,
-    )
-    .await
-}
-
-/// [`drive`] at a sustained rate: each worker starts a chunk at most every
-/// `pace` (an application logging steadily, not a backlog).
-#[allow(clippy::too_many_arguments)]
-pub async fn drive_paced(
-    addr: SocketAddr,
-    chunks: Arc<Vec<Chunk>>,
-    workers: usize,
-    backoff: Duration,
-    max_tries: usize,
-    deadline: Instant,
-    acked: Arc<AtomicUsize>,
-    pace: Duration,
-) -> Result<Driven> {
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..workers {
-        let (chunks, next, acked) = (chunks.clone(), next.clone(), acked.clone());
-        tasks.push(tokio::spawn(async move {
-            let mut seen = Driven::default();
-            let mut tick = tokio::time::interval(pace.max(Duration::from_micros(1)));
-            tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
-            loop {
-                if !pace.is_zero() {
-                    tick.tick().await;
-                }
-                let i = next.fetch_add(1, Ordering::Relaxed);
-                let Some(c) = chunks.get(i) else {
-                    return Ok::<_, anyhow::Error>(seen);
-                };
-                let mut wait = backoff;
-                for attempt in 1.. {
-                    seen.posts += 1;
-                    match post_chunk(addr, c).await {
-                        Some(200) => break,
-                        Some(_) => seen.retried += 1,
-                        None => {
-                            seen.retried += 1;
-                            seen.connection_errors += 1;
-                        }
-                    }
-                    if attempt >= max_tries || Instant::now() > deadline {
-                        bail!("chunk {i} not accepted after {attempt} tries");
-                    }
-                    tokio::time::sleep(wait).await;
-                    wait = (wait * 2).min(Duration::from_secs(2));
-                }
-                acked.fetch_add(1, Ordering::Relaxed);
-            }
-        }));
-    }
-    let mut total = Driven::default();
-    for t in tasks {
-        let d = t.await??;
-        total.posts += d.posts;
-        total.retried += d.retried;
-        total.connection_errors += d.connection_errors;
-    }
-    Ok(total)
 }
