@@ -4,6 +4,9 @@
 //! the cheapest possible keep) and `drop` (returns "" at once).
 //!
 //!   scripts/build-wasm.sh && cargo run --release -p wasm-host --bin filter-bench
+//!
+//! `--baseline OTHER.wasm` adds another build of the module to the same
+//! rounds, for a regression check measured side by side.
 
 use clap::Parser;
 use firelens_filter::{Class, Classifier, Memo};
@@ -59,6 +62,10 @@ struct Args {
     passes: usize,
     #[arg(long)]
     module: Option<PathBuf>,
+    /// Another build of the module (e.g. from the previous commit), measured
+    /// in the same rounds as `baseline`.
+    #[arg(long)]
+    baseline: Option<PathBuf>,
     /// Only write the floor module (exports `copy`, `drop` and `scan`) to this file and exit.
     #[arg(long)]
     write_floor: Option<PathBuf>,
@@ -77,7 +84,9 @@ fn main() -> wasmtime::Result<()> {
         return Ok(());
     }
     let module_path = args.module.unwrap_or_else(corpus::module_path);
-    let module = std::fs::read(&module_path).map_err(|e| wasmtime::format_err!("{}: {e}", module_path.display()))?;
+    let read = |p: &PathBuf| std::fs::read(p).map_err(|e| wasmtime::format_err!("{}: {e}", p.display()));
+    let module = read(&module_path)?;
+    let baseline = args.baseline.as_ref().map(read).transpose()?;
     let floor = wat::parse_str(FLOOR_WAT)?;
 
     let dir = tempdir()?;
@@ -87,14 +96,7 @@ fn main() -> wasmtime::Result<()> {
         .records
         .iter()
         .zip(&c.labels)
-        .map(|(r, l)| {
-            let class = match l.as_str() {
-                "health" => Class::Health,
-                "error" => Class::Error,
-                _ => Class::Other,
-            };
-            (class, fluent_bit_json(r))
-        })
+        .map(|(r, l)| (l.parse().unwrap_or(Class::Other), fluent_bit_json(r)))
         .collect();
     let classes = [Class::Health, Class::Error, Class::Other];
     let by_class: Vec<Vec<&[u8]>> = classes
@@ -121,6 +123,13 @@ fn main() -> wasmtime::Result<()> {
             execution,
             filter: WasmFilter::new(&module, &cfg("firelens_classify"))?,
         });
+        if let Some(b) = &baseline {
+            subjects.push(Subject {
+                name: "baseline",
+                execution,
+                filter: WasmFilter::new(b, &cfg("firelens_classify"))?,
+            });
+        }
         subjects.push(Subject {
             name: "copy (floor)",
             execution,
@@ -212,11 +221,12 @@ fn main() -> wasmtime::Result<()> {
     println!("\nWasm instructions per record (deterministic):");
     println!("| module | health | error | other | corpus mix |");
     println!("|---|---:|---:|---:|---:|");
-    for (name, wasm, func) in [
-        ("firelens_classify", &module, "firelens_classify"),
-        ("copy (floor)", &floor, "copy"),
-        ("drop (floor)", &floor, "drop"),
-    ] {
+    let mut counted = vec![("firelens_classify", &module, "firelens_classify")];
+    if let Some(b) = &baseline {
+        counted.push(("baseline", b, "firelens_classify"));
+    }
+    counted.extend([("copy (floor)", &floor, "copy"), ("drop (floor)", &floor, "drop")]);
+    for (name, wasm, func) in counted {
         let cfg = FilterConfig {
             function_name: func.into(),
             heap_size: 4_000_000,
@@ -266,6 +276,10 @@ fn main() -> wasmtime::Result<()> {
             f / floor,
             f - floor
         );
+        if baseline.is_some() {
+            let b = mix(&med[idx("baseline")]);
+            println!("    module/baseline {:.3}x ({f:.0} ns vs {b:.0} ns)", f / b);
+        }
     }
     Ok(())
 }
