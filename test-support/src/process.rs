@@ -46,6 +46,8 @@ pub struct Extra {
     pub stdout: Option<PathBuf>,
     /// Start returns once it answers at all, healthy or not.
     pub listening_only: bool,
+    /// Another sink-proxy binary than the one beside the tests (a baseline build).
+    pub binary: Option<PathBuf>,
 }
 
 impl ProxyProcess {
@@ -208,7 +210,11 @@ fn spawn(endpoint: &str, addr: SocketAddr, args: &[String], extra: &Extra) -> Re
         })
     };
     let (stdout, stderr) = (to(&extra.stdout)?, to(&extra.log)?);
-    Ok(Command::new(sink_proxy_bin()?)
+    let binary = match &extra.binary {
+        Some(b) => b.clone(),
+        None => sink_proxy_bin()?,
+    };
+    Ok(Command::new(binary)
         .arg("--listen")
         .arg(addr.to_string())
         .args(args)

@@ -8,6 +8,9 @@
 //! HTTP on loopback); SigV4 signing, JSON and base64 are included.
 //!
 //!   cargo build --release -p sink-proxy && cargo run --release -p firelens-e2e --bin proxy-bench -- --mib 512
+//!
+//! `--baseline-bin OTHER/sink-proxy` adds another build of the binary, spool
+//! on, to the same rounds: a regression check side by side.
 
 use anyhow::{Result, bail};
 use clap::Parser;
@@ -35,6 +38,10 @@ struct Args {
     /// Runs of each mode (spool off, spool on), alternating; medians.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// Another sink-proxy binary (e.g. from the previous commit), run spool
+    /// on in the same rounds.
+    #[arg(long)]
+    baseline_bin: Option<std::path::PathBuf>,
 }
 
 /// One run of the proxy over the plan.
@@ -54,12 +61,21 @@ enum Mode {
     /// Spool on, with Slack and webhook alerts to a receiver that never
     /// answers: what alerting costs the data path at its worst.
     AlertsStuck,
+    /// Spool on, the `--baseline-bin` binary.
+    Baseline,
 }
 
 /// Sends the plan through a fresh proxy and waits until the stand-in has
 /// every byte and event, so that CPU covers delivery too (but for
 /// `IngestOnly`, which stops once every chunk is acknowledged).
-async fn run(plan: &Arc<Vec<Chunk>>, concurrency: usize, mode: Mode, bytes: u64, errors: u64) -> Result<Measure> {
+async fn run(
+    plan: &Arc<Vec<Chunk>>,
+    concurrency: usize,
+    mode: Mode,
+    bytes: u64,
+    errors: u64,
+    baseline: Option<&std::path::Path>,
+) -> Result<Measure> {
     let spool = mode != Mode::SpoolOff;
     let fake = FakeAws::start().await;
     fake.with(|st| {
@@ -73,6 +89,9 @@ async fn run(plan: &Arc<Vec<Chunk>>, concurrency: usize, mode: Mode, bytes: u64,
     }
     let receiver = Receiver::start(Answer::Hang).await?;
     let mut extra = Extra::default();
+    if mode == Mode::Baseline {
+        extra.binary = baseline.map(std::path::Path::to_path_buf);
+    }
     if mode == Mode::AlertsStuck {
         extra.env = vec![
             ("SINK_PROXY_SLACK_WEBHOOK_URL".into(), receiver.url("/slack")),
@@ -154,11 +173,17 @@ async fn main() -> Result<()> {
     let mut on = Vec::new();
     let mut ingest = Vec::new();
     let mut alerts = Vec::new();
+    let mut baseline = Vec::new();
+    let base = args.baseline_bin.as_deref();
+    let (b, e) = (bytes as u64, errors as u64);
     for _ in 0..args.rounds {
-        alerts.push(run(&plan, args.concurrency, Mode::AlertsStuck, bytes as u64, errors as u64).await?);
-        off.push(run(&plan, args.concurrency, Mode::SpoolOff, bytes as u64, errors as u64).await?);
-        on.push(run(&plan, args.concurrency, Mode::SpoolOn, bytes as u64, errors as u64).await?);
-        ingest.push(run(&plan, args.concurrency, Mode::IngestOnly, bytes as u64, errors as u64).await?);
+        alerts.push(run(&plan, args.concurrency, Mode::AlertsStuck, b, e, base).await?);
+        off.push(run(&plan, args.concurrency, Mode::SpoolOff, b, e, base).await?);
+        on.push(run(&plan, args.concurrency, Mode::SpoolOn, b, e, base).await?);
+        ingest.push(run(&plan, args.concurrency, Mode::IngestOnly, b, e, base).await?);
+        if base.is_some() {
+            baseline.push(run(&plan, args.concurrency, Mode::Baseline, b, e, base).await?);
+        }
     }
     let metrics = on.last().map(|m| m.metrics.clone()).unwrap_or_default();
 
@@ -217,6 +242,18 @@ async fn main() -> Result<()> {
         mib / wall(&alerts),
         wall(&on) / wall(&alerts)
     );
+    if !baseline.is_empty() {
+        let c_base = cpu(&baseline);
+        println!(
+            "| spool on, --baseline-bin: CPU time | | {c_base:.2} s | this build {:.2}x of the baseline |",
+            c_on / c_base
+        );
+        println!(
+            "| same: wall-clock throughput | | {:.0} MiB/s | this build {:.2}x of the baseline |",
+            mib / wall(&baseline),
+            wall(&baseline) / wall(&on)
+        );
+    }
     let c_in = cpu(&ingest);
     println!();
     println!(
