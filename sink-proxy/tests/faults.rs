@@ -6,6 +6,7 @@ mod support;
 
 use local_aws::fake::{FakeAws, Fault};
 use serde_json::{Value, json};
+use sink_proxy::cloudwatch::batch::{continued_prefix, continues_suffix};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use support::{RunningProxy, now_secs, post_chunk, sdk_config};
@@ -316,17 +317,31 @@ async fn gzip_records_and_oversized_events_keep_every_byte() {
             lines.extend(plain.lines().map(str::to_owned));
         }
         assert_eq!(lines, sent);
-        // The 3 KB event arrives as ordered parts of at most 1024 bytes.
+        // The 3 KB event arrives as ordered, marked parts of at most 1024 bytes.
         let parts: Vec<&str> = st
             .events
             .iter()
             .map(|(_, _, _, m)| m.as_str())
             .filter(|m| !m.starts_with("{\"container_name\":\"web\",\"log\":\"chunk"))
             .collect();
-        assert!(parts.len() >= 3 && parts.iter().all(|p| p.len() <= 1024));
+        let n = parts.len();
+        assert!(n >= 3 && parts.iter().all(|p| p.len() <= 1024));
+        // Marked as parts k of n; without the markers, the message.
+        let mut joined = String::new();
+        for (i, p) in parts.iter().enumerate() {
+            let k = i + 1;
+            let mut p = *p;
+            if k > 1 {
+                p = p.strip_prefix(&continued_prefix(k, n)).unwrap();
+            }
+            if k < n {
+                p = p.strip_suffix(&continues_suffix(k, n)).unwrap();
+            }
+            joined.push_str(p);
+        }
         let mut want: Value = serde_json::from_str(sent.last().unwrap()).unwrap();
         want.as_object_mut().unwrap().retain(|k, _| k != "date");
-        assert_eq!(parts.concat(), want.to_string());
+        assert_eq!(joined, want.to_string());
     });
 }
 

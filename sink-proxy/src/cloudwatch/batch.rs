@@ -2,7 +2,7 @@
 //! at most 10,000 events and 1,048,576 bytes per call, counting each
 //! message's UTF-8 bytes plus 26; events in chronological order; a call
 //! spans at most 24 hours. An event over the maximum size is split into
-//! ordered parts at character boundaries, never truncated.
+//! ordered, marked parts at character boundaries, never truncated.
 
 /// Per-call limits of PutLogEvents.
 pub const MAX_BATCH_EVENTS: usize = 10_000;
@@ -42,30 +42,65 @@ impl LogEvent {
     }
 }
 
+/// Bytes kept free in each part of a split message for its markers.
+const MARKER_ROOM: usize = 48;
+/// The smallest part size a message is split to (the setting's minimum).
+pub const MIN_SPLIT_BYTES: usize = 1024;
+
 /// Splits a message longer than `max_bytes` into ordered parts of at most
-/// `max_bytes`, each ending on a UTF-8 character boundary. All parts keep the
-/// event's timestamp, so they stay together and in order.
+/// `max_bytes` (at least [`MIN_SPLIT_BYTES`]), each cut on a UTF-8
+/// character boundary and marked so a reader sees one event in pieces: part
+/// `k` of `n` ends with ` …[k/n]` when more follows, and starts with
+/// `[k/n]… ` when it continues one. Removing the markers and joining the
+/// parts gives the message back. All parts keep the event's timestamp, so
+/// they stay together and in order.
 pub fn split_oversized(event: LogEvent, max_bytes: usize) -> Vec<LogEvent> {
-    // A part must hold at least one character (4 bytes at most).
-    let max_bytes = max_bytes.max(4);
+    let max_bytes = max_bytes.max(MIN_SPLIT_BYTES);
     if event.message.len() <= max_bytes {
         return vec![event];
     }
-    let mut parts = Vec::with_capacity(event.message.len().div_ceil(max_bytes));
+    let room = max_bytes - MARKER_ROOM;
+    let mut texts = Vec::with_capacity(event.message.len().div_ceil(room));
     let mut rest = event.message.as_str();
     while !rest.is_empty() {
-        let mut cut = max_bytes.min(rest.len());
+        let mut cut = room.min(rest.len());
         while !rest.is_char_boundary(cut) {
             cut -= 1;
         }
         let (part, tail) = rest.split_at(cut);
-        parts.push(LogEvent {
-            timestamp: event.timestamp,
-            message: part.to_owned(),
-        });
+        texts.push(part);
         rest = tail;
     }
-    parts
+    let n = texts.len();
+    texts
+        .into_iter()
+        .enumerate()
+        .map(|(i, text)| {
+            let k = i + 1;
+            let mut message = String::with_capacity(text.len() + MARKER_ROOM);
+            if k > 1 {
+                message.push_str(&continued_prefix(k, n));
+            }
+            message.push_str(text);
+            if k < n {
+                message.push_str(&continues_suffix(k, n));
+            }
+            LogEvent {
+                timestamp: event.timestamp,
+                message,
+            }
+        })
+        .collect()
+}
+
+/// The marker that starts part `k` of `n` (`k` > 1).
+pub fn continued_prefix(k: usize, n: usize) -> String {
+    format!("[{k}/{n}]… ")
+}
+
+/// The marker that ends part `k` of `n` (`k` < `n`).
+pub fn continues_suffix(k: usize, n: usize) -> String {
+    format!(" …[{k}/{n}]")
 }
 
 /// PutLogEvents calls planned for a set of events.
@@ -151,10 +186,11 @@ mod tests {
             );
             assert!(b.iter().all(|e| e.message.len() <= max_message.min(MAX_EVENT_BYTES)));
         }
-        // Rejoining the parts gives back every message, in timestamp order.
+        // Rejoining the parts, markers removed, gives back every message, in
+        // timestamp order.
         let mut want: Vec<&LogEvent> = input.iter().collect();
         want.sort_by_key(|e| e.timestamp);
-        let joined: String = out.iter().flatten().map(|e| e.message.as_str()).collect();
+        let joined: String = rejoin(out.iter().flatten());
         let expected: String = want.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(joined, expected);
         let flat: Vec<&LogEvent> = out.iter().flatten().collect();
@@ -196,13 +232,60 @@ mod tests {
         assert_valid(&input, &out, MAX_EVENT_BYTES);
     }
 
+    /// The parts of split messages joined, their markers removed.
+    fn rejoin<'a>(events: impl Iterator<Item = &'a LogEvent>) -> String {
+        let events: Vec<&LogEvent> = events.collect();
+        let mut out = String::new();
+        let mut i = 0;
+        while i < events.len() {
+            let first = &events[i].message;
+            let Some(n) = parts_of(first) else {
+                out.push_str(first);
+                i += 1;
+                continue;
+            };
+            for k in 1..=n {
+                let mut m = events[i + k - 1].message.as_str();
+                if k > 1 {
+                    m = m.strip_prefix(&continued_prefix(k, n)).expect("continued marker");
+                }
+                if k < n {
+                    m = m.strip_suffix(&continues_suffix(k, n)).expect("continues marker");
+                }
+                out.push_str(m);
+            }
+            i += n;
+        }
+        out
+    }
+
+    /// `n` when `m` is the first part of a message split in `n`.
+    fn parts_of(m: &str) -> Option<usize> {
+        let tail = m.rsplit_once(" …[1/")?.1;
+        tail.strip_suffix(']')?.parse().ok()
+    }
+
     #[test]
-    fn oversized_events_split_at_char_boundaries_in_order() {
-        let msg = format!("{}\u{1F600}{}", "a".repeat(9), "\u{30a8}".repeat(10));
+    fn oversized_events_split_at_char_boundaries_in_order_with_markers() {
+        let msg = format!("{}\u{1F600}{}", "a".repeat(975), "\u{30a8}".repeat(400));
         let parts = split_oversized(ev(5, &msg), 10);
-        assert!(parts.iter().all(|p| p.message.len() <= 10 && p.timestamp == 5));
-        assert_eq!(parts.iter().map(|p| p.message.as_str()).collect::<String>(), msg);
-        assert_eq!(parts[0].message, "a".repeat(9), "the emoji does not fit and is not cut");
+        assert!(
+            parts
+                .iter()
+                .all(|p| p.message.len() <= MIN_SPLIT_BYTES && p.timestamp == 5)
+        );
+        assert_eq!(parts.len(), 3);
+        assert_eq!(
+            parts[0].message,
+            format!("{} …[1/3]", "a".repeat(975)),
+            "the emoji does not fit and is not cut"
+        );
+        assert!(parts[1].message.starts_with("[2/3]… \u{1F600}") && parts[1].message.ends_with(" …[2/3]"));
+        assert!(parts[2].message.starts_with("[3/3]… ") && parts[2].message.ends_with('\u{30a8}'));
+        assert_eq!(rejoin(parts.iter()), msg);
+        // Up to the limit, one event, unmarked.
+        let fits = ev(1, &"b".repeat(2000));
+        assert_eq!(split_oversized(fits.clone(), 2000), vec![fits]);
 
         // A 3 MiB message under the default limit: four parts, nothing lost.
         let big = ev(1, &"z".repeat(3 << 20));
@@ -212,10 +295,10 @@ mod tests {
         // The 256 KiB setting of older partitions.
         let old = 262_144 - EVENT_OVERHEAD;
         let out = batches(vec![ev(0, &"q".repeat(old + 1))], old).calls;
-        assert_eq!(
-            out.iter().flatten().map(|e| e.message.len()).collect::<Vec<_>>(),
-            vec![old, 1]
-        );
+        let sizes: Vec<usize> = out.iter().flatten().map(|e| e.message.len()).collect();
+        assert_eq!(sizes.len(), 2);
+        assert!(sizes.iter().all(|&s| s <= old), "{sizes:?}");
+        assert_eq!(rejoin(out.iter().flatten()), "q".repeat(old + 1));
         // A limit above what a call can carry is capped to it.
         let out = batches(vec![ev(0, &"q".repeat(MAX_BATCH_BYTES))], usize::MAX).calls;
         assert_valid(&[ev(0, &"q".repeat(MAX_BATCH_BYTES))], &out, MAX_EVENT_BYTES);

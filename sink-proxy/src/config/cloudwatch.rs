@@ -1,7 +1,7 @@
 //! `[cloudwatch]`: where error records go.
 
 use crate::cloudwatch::RETENTION_DAYS;
-use crate::cloudwatch::batch::{EVENT_OVERHEAD, MAX_EVENT_BYTES};
+use crate::cloudwatch::batch::{EVENT_OVERHEAD, MAX_EVENT_BYTES, MIN_SPLIT_BYTES};
 use crate::route::{MessageFormat, StreamTemplate};
 use serde::Deserialize;
 
@@ -74,9 +74,9 @@ impl CloudWatchFile {
             (None, None) => MessageFormat::default(),
         };
         let max_event_bytes = self.max_event_bytes;
-        if !(1024..=MAX_EVENT_BYTES).contains(&max_event_bytes) {
+        if !(MIN_SPLIT_BYTES..=MAX_EVENT_BYTES).contains(&max_event_bytes) {
             return Err(format!(
-                "cloudwatch.max_event_bytes {max_event_bytes}: 1024 to {MAX_EVENT_BYTES} (a call is 1,048,576 bytes with {EVENT_OVERHEAD} per event)"
+                "cloudwatch.max_event_bytes {max_event_bytes}: {MIN_SPLIT_BYTES} to {MAX_EVENT_BYTES} (a call is 1,048,576 bytes with {EVENT_OVERHEAD} per event)"
             ));
         }
         Ok(Some(CloudWatch {
