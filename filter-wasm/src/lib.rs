@@ -33,7 +33,7 @@ mod abi;
 /// Test support shared by the crates that test the rules.
 #[cfg(not(target_arch = "wasm32"))]
 #[doc(hidden)]
-pub mod rule_cases;
+pub mod testkit;
 
 pub use classify::{Class, Classifier, Decision, OutOfMemory};
 #[cfg(not(target_arch = "wasm32"))]

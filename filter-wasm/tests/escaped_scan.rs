@@ -5,7 +5,7 @@
 //! random (deterministically); one memo lives through each sequence.
 
 use firelens_filter::fluent_bit_json;
-use firelens_filter::rule_cases::rule_cases;
+use firelens_filter::testkit::{mutate, rule_cases};
 use firelens_filter::{Classifier, Memo};
 use serde_json::json;
 
@@ -127,20 +127,7 @@ fn mutated_records_agree_with_the_reference_scan() {
     for round in 0..100_000 {
         let mut input = seeds[round % seeds.len()].clone();
         for _ in 0..=(next() % 3) {
-            // Mostly inside the log line, where the scans differ.
-            let at = (next() as usize) % (input.len() + 1);
-            match next() % 4 {
-                3 => input.truncate(at),
-                0 => {
-                    let piece = PIECES[(next() as usize) % PIECES.len()];
-                    input.splice(at..at, piece.iter().copied());
-                }
-                1 if at < input.len() => {
-                    input.remove(at);
-                }
-                _ if at < input.len() => input[at] = b" \\\"nu0aEeR[]=:"[(next() as usize) % 14],
-                _ => {}
-            }
+            mutate(&mut input, &mut next, PIECES, b" \\\"nu0aEeR[]=:");
         }
         assert_same(&fast, &mut memo, &reference, &input);
     }

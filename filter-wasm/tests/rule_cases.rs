@@ -2,7 +2,7 @@
 //! Fluent Bit host in wasm-host/tests/module.rs.
 
 use firelens_filter::Classifier;
-use firelens_filter::rule_cases::rule_cases;
+use firelens_filter::testkit::rule_cases;
 
 #[test]
 fn every_rule_case_classifies_as_expected() {

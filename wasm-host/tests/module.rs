@@ -1,7 +1,7 @@
 //! The filter module, exercised only through a host that calls it the way
 //! Fluent Bit 4.2 does. Build the module first: scripts/build-wasm.sh.
 
-use firelens_filter::rule_cases::{firelens_record, rule_cases};
+use firelens_filter::testkit::{firelens_record, mutate, rule_cases};
 use firelens_filter::{Class, Classifier, RULES_DIR};
 use std::path::Path;
 use wasm_host::corpus::{self, Corpus};
@@ -266,20 +266,9 @@ fn mutated_records_never_trap() {
     ];
     for round in 0..20_000 {
         let mut input = fluent_bit_json(&c.records[round % c.records.len()]);
+        let any_byte: Vec<u8> = (0..=255).collect();
         for _ in 0..=(next() % 4) {
-            let at = (next() as usize) % (input.len() + 1);
-            match next() % 4 {
-                0 => input.truncate(at),
-                1 => {
-                    let s = NASTY[(next() as usize) % NASTY.len()];
-                    input.splice(at..at, s.iter().copied());
-                }
-                2 if at < input.len() => input[at] = next() as u8,
-                _ if at < input.len() => {
-                    input.remove(at);
-                }
-                _ => {}
-            }
+            mutate(&mut input, &mut next, NASTY, &any_byte);
         }
         // Fluent Bit never passes an embedded NUL (its JSON escapes it); the host
         // copies the record as a C string would be read.

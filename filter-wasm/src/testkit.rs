@@ -1,5 +1,7 @@
-//! The rule-case table (`tests/rule_cases.tsv`), parsed once for every test
-//! that runs it: natively, through the Fluent Bit host, and wrapped in escapes.
+//! Test support for the crates that test the rules: the rule-case table
+//! (`tests/rule_cases.tsv`), parsed once for every test that runs it
+//! (natively, through the Fluent Bit host, wrapped in escapes), and the
+//! random edits the mutation tests make.
 
 use crate::Class;
 use crate::fbjson::fluent_bit_json;
@@ -61,4 +63,29 @@ pub fn rule_cases() -> Vec<RuleCase> {
             parsed.unwrap_or_else(|| panic!("rule_cases.tsv: not `label<TAB>case`: {l}"))
         })
         .collect()
+}
+
+/// One random edit of `input`, as the mutation tests make them: cut it
+/// short, insert one of `pieces`, replace a byte with one of `bytes`, or
+/// remove a byte. `next` is the test's (seeded) random source.
+pub fn mutate(input: &mut Vec<u8>, next: &mut impl FnMut() -> u64, pieces: &[&[u8]], bytes: &[u8]) {
+    let at = (next() as usize) % (input.len() + 1);
+    let pick = |n: u64, len: usize| (n as usize) % len.max(1);
+    match next() % 4 {
+        0 => input.truncate(at),
+        1 => {
+            if let Some(piece) = pieces.get(pick(next(), pieces.len())) {
+                input.splice(at..at, piece.iter().copied());
+            }
+        }
+        2 if at < input.len() => {
+            if let (Some(&b), Some(slot)) = (bytes.get(pick(next(), bytes.len())), input.get_mut(at)) {
+                *slot = b;
+            }
+        }
+        _ if at < input.len() => {
+            input.remove(at);
+        }
+        _ => {}
+    }
 }
