@@ -1,7 +1,7 @@
 //! The `sink-proxy` binary as ECS runs it: settings from flags and the
 //! environment, AWS from the standard chain (`AWS_ENDPOINT_URL`), SIGTERM.
 
-mod support;
+use crate::support;
 
 use local_aws::fake::{FakeAws, Fault};
 use std::process::{Command, Stdio};

@@ -2,7 +2,7 @@
 //! checks every request limit: records in = records out, no duplicates
 //! after a chunk retry, retries bounded.
 
-mod support;
+use crate::support;
 
 use local_aws::fake::{FakeAws, Fault};
 use serde_json::{Value, json};

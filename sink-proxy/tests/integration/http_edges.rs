@@ -1,7 +1,7 @@
 //! The HTTP side: status codes as Fluent Bit reads them, limits, hostile
 //! bodies, admission, slow clients and graceful shutdown.
 
-mod support;
+use crate::support;
 
 use local_aws::fake::{FakeAws, Fault};
 use serde_json::Value;

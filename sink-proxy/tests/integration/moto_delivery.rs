@@ -3,7 +3,7 @@
 //! streams are created on demand, and the S3 objects Firehose writes hold
 //! exactly the lines sent, each newline-terminated.
 
-mod support;
+use crate::support;
 
 use local_aws::Moto;
 use serde_json::{Value, json};

@@ -1,8 +1,14 @@
-//! Operating it: alerts (`alerts`), metrics as EMF (`emf`), and the startup
-//! check behind the container health check (`startup`), each on the
-//! sink-proxy binary. One test binary for the three: each more costs a link
-//! of every dependency in CI.
+//! End to end, in one test binary (each one more would cost CI a link of
+//! every dependency): the labelled corpus through the module and the proxy
+//! (`corpus`); the shipped include, rules and settings (`shipped_config`);
+//! the ECS and Terraform examples (`deployment`); and operating it: alerts
+//! (`alerts`), metrics as EMF (`emf`), and the startup check behind the
+//! container health check (`startup`). The reliability suite, long and
+//! CPU-heavy, is a binary of its own so that it runs alone.
 
 mod alerts;
+mod corpus;
+mod deployment;
 mod emf;
+mod shipped_config;
 mod startup;
