@@ -133,6 +133,11 @@ impl TextMatcher {
         if cls & LITERAL != 0 {
             for lit in self.anchored_on(c) {
                 let Some(start) = lit.at(b, p) else { continue };
+                // A plain literal can still begin inside the latest escape
+                // (`ne` in `\neRROR`, hex digits of `\u00e9`): not in the text.
+                if start < cur.escape_end {
+                    continue;
+                }
                 match lit.kind {
                     // The string must end, as the reference scan needs it to.
                     LiteralKind::Health => {

@@ -179,3 +179,23 @@ fn the_memo_answers_as_a_fresh_walk() {
     }
     assert_eq!(n, 2 * 7 * 7 * 5);
 }
+
+/// A plain literal may begin inside an escape of the raw bytes (`FATAL` in
+/// `\u00FATAL`, a custom `ne` in `\neRROR`): it is not in the text, and the
+/// escaped scan must not see it (found by the differential test).
+#[test]
+fn literals_never_begin_inside_an_escape() {
+    let rules = firelens_filter::RulesFile::from_toml("[error]\ncontains = [\"ne\"]\n").unwrap();
+    for c in [Classifier::builtin(), Classifier::new(&rules).unwrap()] {
+        let reference = c.clone().reference();
+        for input in [&br#"{"log":"\u00FATAL"}"#[..], br#"{"log":"\neRROR"}"#, br#"{"log":"x \u00e9ne"}"#] {
+            assert_same(&c, &mut Memo::new(), &reference, input);
+        }
+    }
+    let (mut scratch, mut out) = (Vec::new(), Vec::new());
+    let c = Classifier::new(&rules).unwrap();
+    assert_eq!(
+        c.apply(br#"{"log":"\neRROR"}"#, &mut scratch, &mut out),
+        Ok(firelens_filter::Class::Other)
+    );
+}
