@@ -19,6 +19,7 @@ use crate::http::{is_target_and_version, request_method_len};
 use crate::json::{Decoded, decode_escape, string_end};
 use crate::lexis::{is_key_byte, is_word_byte};
 use crate::literals::LiteralKind;
+use crate::stack;
 use crate::table::lookup;
 use crate::text::{BRACKET, END, EQUALS, ESCAPE, LITERAL, MAX_BRACKET, TextMatcher};
 use std::ops::ControlFlow;
@@ -40,7 +41,11 @@ const NON_ASCII: u8 = 0x80;
 
 /// What the scan knows of escapes so far.
 struct Cursor {
+    /// Where the string body starts.
+    start: usize,
     error: bool,
+    /// A Java stack trace's header: with a frame, an error.
+    java_header: bool,
     /// Flagged bytes before this are inside an escape already handled.
     skip: usize,
     /// Where the latest escape ends, and the byte it stands for.
@@ -56,7 +61,9 @@ impl TextMatcher {
             return Verdict::Undecided;
         };
         let mut cur = Cursor {
+            start,
             error: false,
+            java_header: false,
             skip: start,
             escape_end: 0,
             escape_byte: 0,
@@ -96,8 +103,9 @@ impl TextMatcher {
     #[inline]
     fn escaped_at(&self, b: &[u8], p: usize, c: u8, cls: u8, cur: &mut Cursor) -> ControlFlow<Verdict> {
         if cls & END != 0 {
+            let body = b.get(cur.start..p).unwrap_or_default();
             return ControlFlow::Break(Verdict::Scanned {
-                error: cur.error,
+                error: cur.error || (cur.java_header && stack::has_frame_escaped(body)),
                 end: p,
             });
         }
@@ -119,14 +127,21 @@ impl TextMatcher {
             cur.skip = p + len;
             cur.escape_end = p + len;
             cur.escape_byte = byte;
-            // A request line opens with a method or nginx's `-`: most quotes
-            // (closing ones, user agents) are rejected here, without a call.
-            if byte == b'"'
-                && !cur.error
-                && self.access_log
-                && b.get(p + 2).is_some_and(|&c| c.is_ascii_uppercase() || c == b'-')
-            {
-                cur.error = self.escaped_access_log_status(b, p);
+            if byte == b'"' && !cur.error {
+                // A request line opens with a method or nginx's `-`: most quotes
+                // (closing ones, user agents) are rejected here, without a call.
+                if self.access_log && b.get(p + 2).is_some_and(|&c| c.is_ascii_uppercase() || c == b'-') {
+                    cur.error = self.escaped_access_log_status(b, p);
+                }
+                // `Exception in thread "`: the `d ` before rejects nearly all
+                // (JSON lines put a space after `:` and `,`).
+                if self.stack_traces
+                    && b.get(p.wrapping_sub(1)) == Some(&b' ')
+                    && b.get(p.wrapping_sub(2)) == Some(&b'd')
+                {
+                    let before = b.get(cur.start..p).unwrap_or_default();
+                    cur.java_header |= stack::java_uncaught_before(before);
+                }
             }
             return ControlFlow::Continue(());
         }
@@ -152,6 +167,7 @@ impl TextMatcher {
                                 && !after(b, start + lit.bytes.len()).is_some_and(is_word_byte));
                     }
                     LiteralKind::Contains => cur.error = true,
+                    LiteralKind::JavaHeader => cur.java_header = true,
                 }
             }
         }
@@ -159,7 +175,10 @@ impl TextMatcher {
             return ControlFlow::Continue(());
         }
         if cls & BRACKET != 0 {
-            cur.error = self.escaped_bracket_level(b, p, cur);
+            cur.error = self.escaped_bracket_level(b, p, cur)
+                || (self.stack_traces
+                    && b.get(p + 1) == Some(&b'r')
+                    && stack::go_dump_at(b.get(cur.start..p).unwrap_or_default(), b.get(p..).unwrap_or_default()));
         } else if cls & EQUALS != 0 {
             cur.error = self.escaped_logfmt_pair(b, p, cur);
         }

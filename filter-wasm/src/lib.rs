@@ -22,6 +22,7 @@ mod log_line;
 mod memo;
 mod prefilter;
 pub mod rules;
+mod stack;
 mod swar;
 mod table;
 mod text;

@@ -8,6 +8,8 @@ pub(crate) enum LiteralKind {
     Health,
     Word,
     Contains,
+    /// A Java stack trace's header (see `stack.rs`): an error with a frame.
+    JavaHeader,
 }
 
 #[derive(Debug, Clone)]
@@ -129,7 +131,11 @@ mod tests {
         let mut chosen = anchor_bytes(&all);
         chosen.sort_unstable();
         assert_eq!(chosen, b"CFRk");
-        // Every literal holds one of them, so the scan cannot miss it.
+        // Every literal holds one of them, so the scan cannot miss it; so do
+        // the built-in stack-trace literals, which are anchored on them.
         assert!(all.iter().all(|l| l.iter().any(|c| chosen.contains(c))));
+        for built_in in [crate::stack::PYTHON_HEADER, crate::stack::JAVA_CAUSED_BY] {
+            assert!(built_in.bytes().any(|c| chosen.contains(&c)), "{built_in}");
+        }
     }
 }

@@ -70,6 +70,10 @@ pub struct ErrorRules {
     pub status_max: u16,
     /// Extra case-sensitive substrings that mark an error (none by default).
     pub contains: Vec<String>,
+    /// A joined stack trace is an error: a Python traceback header, a Java
+    /// `Exception in thread "` or `Caused by: ` with `\tat ` frames, a Go
+    /// `panic: ` with a `goroutine N [running]:` dump.
+    pub stack_traces: bool,
 }
 
 fn strings(v: &[&str]) -> Vec<String> {
@@ -141,6 +145,7 @@ impl Default for ErrorRules {
             status_min: 400,
             status_max: 599,
             contains: Vec::new(),
+            stack_traces: true,
         }
     }
 }

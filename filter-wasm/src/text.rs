@@ -15,6 +15,7 @@ use crate::lexis::{is_key_byte, is_whole_word, is_word_byte, starts_token};
 use crate::literals::{Literal, LiteralKind, anchor_bytes, anchor_of, is_plain};
 use crate::prefilter::Prefilter;
 use crate::rules::RulesFile;
+use crate::stack;
 use crate::swar::find1;
 use crate::table::{entry, lookup};
 
@@ -30,6 +31,14 @@ pub(crate) const END: u8 = 32;
 /// The longest `[...]` looked at as a level (`[proxy_fcgi:error]` fits).
 pub(crate) const MAX_BRACKET: usize = 32;
 
+/// What the reference scan has seen so far.
+#[derive(Default)]
+struct ScanState {
+    error: bool,
+    /// A Java stack trace's header: with a frame, an error.
+    java_header: bool,
+}
+
 #[derive(Debug, Clone)]
 pub(crate) struct TextMatcher {
     class: [u8; 256],
@@ -42,6 +51,7 @@ pub(crate) struct TextMatcher {
     status_keys: Vec<Vec<u8>>,
     statuses: ErrorStatuses,
     pub(crate) access_log: bool,
+    pub(crate) stack_traces: bool,
     /// The class table and prefilter of the escaped scan, when it can run:
     /// every literal is plain (see `is_plain`).
     pub(crate) escaped: Option<([u8; 256], Prefilter)>,
@@ -50,23 +60,37 @@ pub(crate) struct TextMatcher {
 impl TextMatcher {
     pub fn new(rules: &RulesFile, levels: Levels) -> Self {
         let e = &rules.error;
-        let mut literals: Vec<Literal> = Vec::new();
-        let lists = [
+        let mut specs: Vec<(&[u8], LiteralKind)> = [
             (&rules.health.user_agents, LiteralKind::Health),
             (&e.words, LiteralKind::Word),
             (&e.contains, LiteralKind::Contains),
-        ];
-        let all: Vec<&[u8]> = lists
-            .iter()
-            .flat_map(|(list, _)| list.iter().map(|s| s.as_bytes()))
-            .filter(|b| !b.is_empty())
-            .collect();
-        let chosen = anchor_bytes(&all);
-        for (list, kind) in lists {
-            for s in list.iter().filter(|s| !s.is_empty()) {
-                literals.push(Literal::new(s.as_bytes(), kind, anchor_of(s.as_bytes(), &chosen)));
-            }
+        ]
+        .into_iter()
+        .flat_map(|(list, kind)| list.iter().map(move |s| (s.as_bytes(), kind)))
+        .filter(|(b, _)| !b.is_empty())
+        .collect();
+        let all: Vec<&[u8]> = specs.iter().map(|(b, _)| *b).collect();
+        let mut chosen = anchor_bytes(&all);
+        if e.stack_traces {
+            // Built in, and anchored on the bytes the rules' own literals
+            // chose where they can be (`k`, `C` by default): letting them
+            // into the cover would trade `F` for the `T` of every `HTTP`.
+            let built_in = [
+                (stack::PYTHON_HEADER.as_bytes(), LiteralKind::Contains),
+                (stack::JAVA_CAUSED_BY.as_bytes(), LiteralKind::JavaHeader),
+            ];
+            let uncovered: Vec<&[u8]> = built_in
+                .iter()
+                .map(|(b, _)| *b)
+                .filter(|b| !b.iter().any(|c| chosen.contains(c)))
+                .collect();
+            chosen.extend(anchor_bytes(&uncovered));
+            specs.extend(built_in);
         }
+        let mut literals: Vec<Literal> = specs
+            .iter()
+            .map(|&(bytes, kind)| Literal::new(bytes, kind, anchor_of(bytes, &chosen)))
+            .collect();
         // Health first so a line that is both is dropped as soon as it is seen.
         literals.sort_by_key(|l| (l.bytes.get(l.anchor).copied(), l.kind != LiteralKind::Health));
 
@@ -90,7 +114,7 @@ impl TextMatcher {
         let mut escaped_class = class;
         *entry(&mut escaped_class, b'"') = END;
         *entry(&mut escaped_class, b'\\') = ESCAPE;
-        if e.access_log {
+        if e.access_log || e.stack_traces {
             *entry(&mut class, b'"') |= QUOTE;
         }
         let escaped = literals
@@ -108,6 +132,7 @@ impl TextMatcher {
             status_keys: lower(&e.status_keys),
             statuses: ErrorStatuses::new(e.status_min, e.status_max),
             access_log: e.access_log,
+            stack_traces: e.stack_traces,
             escaped,
         }
     }
@@ -120,7 +145,7 @@ impl TextMatcher {
     /// Classifies unescaped log text. A health checker wins over an error:
     /// the scan goes on after an error is seen, looking only for health.
     pub fn scan(&self, t: &[u8]) -> Class {
-        let mut error = false;
+        let mut state = ScanState::default();
         let mut i = 0;
         // Eight bytes at a time; only flagged bytes get a closer look.
         let mut chunks = t.chunks_exact(8);
@@ -134,7 +159,7 @@ impl TextMatcher {
                 // Most flagged bytes (upper-case letters) start nothing.
                 let Some(&c) = chunk.get(k) else { continue };
                 let class = self.class_of(c);
-                if class != 0 && self.at(t, i + k, c, class, &mut error) {
+                if class != 0 && self.at(t, i + k, c, class, &mut state) {
                     return Class::Health;
                 }
             }
@@ -142,31 +167,43 @@ impl TextMatcher {
         }
         for (k, &c) in chunks.remainder().iter().enumerate() {
             let class = self.class_of(c);
-            if class != 0 && self.at(t, i + k, c, class, &mut error) {
+            if class != 0 && self.at(t, i + k, c, class, &mut state) {
                 return Class::Health;
             }
         }
-        if error { Class::Error } else { Class::Other }
+        if state.error || (state.java_header && stack::has_frame(t)) {
+            Class::Error
+        } else {
+            Class::Other
+        }
     }
 
     /// Looks at byte `c` (of non-zero `class`) at `i`; true for a health checker.
     #[inline]
-    fn at(&self, t: &[u8], i: usize, c: u8, class: u8, error: &mut bool) -> bool {
+    fn at(&self, t: &[u8], i: usize, c: u8, class: u8, state: &mut ScanState) -> bool {
         if class & LITERAL != 0 {
             for lit in self.anchored_on(c) {
                 let Some(start) = lit.at(t, i) else { continue };
                 match lit.kind {
                     LiteralKind::Health => return true,
-                    LiteralKind::Word => *error = *error || is_whole_word(t, start, lit.bytes.len()),
-                    LiteralKind::Contains => *error = true,
+                    LiteralKind::Word => state.error = state.error || is_whole_word(t, start, lit.bytes.len()),
+                    LiteralKind::Contains => state.error = true,
+                    LiteralKind::JavaHeader => state.java_header = true,
                 }
             }
         }
-        if !*error && class & !LITERAL != 0 {
-            *error = match c {
-                b'[' => self.bracket_level(t, i),
+        if !state.error && class & !LITERAL != 0 {
+            let before = t.get(..i).unwrap_or_default();
+            state.error = match c {
+                b'[' => {
+                    self.bracket_level(t, i)
+                        || (self.stack_traces && stack::go_dump_at(before, t.get(i..).unwrap_or_default()))
+                }
                 b'=' => self.logfmt_pair(t, i),
-                b'"' => self.access_log_status(t, i),
+                b'"' => {
+                    state.java_header |= self.stack_traces && stack::java_uncaught_before(before);
+                    self.access_log && self.access_log_status(t, i)
+                }
                 _ => false,
             };
         }

@@ -114,6 +114,7 @@ fn random_rules(g: &mut Gen) -> RulesFile {
         // The log line's key is also a field key.
         e.level_keys.push(r.log_key.clone());
     }
+    e.stack_traces = g.chance(0.7);
     e.numeric_level_min = g.0.i64(-5..80);
     e.access_log = g.chance(0.7);
     if g.chance(0.5) {
@@ -143,7 +144,7 @@ fn token(g: &mut Gen, rules: &RulesFile) -> String {
         }
     };
     let level = from(g, &e.levels, "error");
-    match g.0.u32(0..22) {
+    match g.0.u32(0..23) {
         0 => from(g, &rules.health.user_agents, "kube-probe/"),
         1 | 2 => from(g, &e.words, "ERROR"),
         3 => format!(
@@ -209,6 +210,25 @@ fn token(g: &mut Gen, rules: &RulesFile) -> String {
         17 => format!("{}", g.0.u32(0..100_000)),
         18 => g.random_case(&level),
         19 => format!("{{{}}}", g.word(b"\"abc:=,", 0..5)),
+        // Pieces of stack traces, and look-alikes.
+        20 => g
+            .pick(&[
+                "Traceback (most recent call last):",
+                "Traceback (most recent call)",
+                "Exception in thread \"main\" java.lang.IllegalStateException: boom",
+                "Exception in thread main",
+                "Caused by: java.io.IOException: gone",
+                "\n\tat com.example.Shop.pay(Shop.java:42)",
+                "\n    at pay (/app/shop.js:42:7)",
+                "\tat",
+                "panic: runtime error: index out of range",
+                "\n\ngoroutine 1 [running]:\nmain.main()",
+                "goroutine 17 [running]:",
+                "goroutine x [running]:",
+                "goroutine 3 [chan receive]:",
+                "C:\\tat ",
+            ])
+            .to_owned(),
         _ => g
             .pick(&["INFO", "WARN", "debug", "GET /health", "-", "|", ";", "'"])
             .to_owned(),

@@ -188,7 +188,11 @@ fn literals_never_begin_inside_an_escape() {
     let rules = firelens_filter::RulesFile::from_toml("[error]\ncontains = [\"ne\"]\n").unwrap();
     for c in [Classifier::builtin(), Classifier::new(&rules).unwrap()] {
         let reference = c.clone().reference();
-        for input in [&br#"{"log":"\u00FATAL"}"#[..], br#"{"log":"\neRROR"}"#, br#"{"log":"x \u00e9ne"}"#] {
+        for input in [
+            &br#"{"log":"\u00FATAL"}"#[..],
+            br#"{"log":"\neRROR"}"#,
+            br#"{"log":"x \u00e9ne"}"#,
+        ] {
             assert_same(&c, &mut Memo::new(), &reference, input);
         }
     }

@@ -161,6 +161,9 @@ impl Oracle {
 
     fn text_is_error(&self, t: &[u8]) -> bool {
         let e = &self.rules.error;
+        if e.stack_traces && self.is_stack_trace(t) {
+            return true;
+        }
         let word = |c: u8| c.is_ascii_alphanumeric() || c == b'_';
         for i in 0..t.len() {
             let rest = &t[i..];
@@ -185,6 +188,31 @@ impl Oracle {
             }
         }
         false
+    }
+
+    /// A joined stack trace: a Python traceback header; a Java `Exception in
+    /// thread "` or `Caused by: ` with a tab-`at ` frame; a Go `panic: `
+    /// followed by a `goroutine N [running]:` line.
+    fn is_stack_trace(&self, t: &[u8]) -> bool {
+        let text = String::from_utf8_lossy(t);
+        if text.contains("Traceback (most recent call last):") {
+            return true;
+        }
+        let java_header = text.contains("Exception in thread \"") || text.contains("Caused by: ");
+        if java_header && text.contains("\tat ") {
+            return true;
+        }
+        (0..t.len()).any(|i| {
+            let (before, from) = t.split_at(i);
+            let Some(rest) = before.strip_suffix(b" ") else {
+                return false;
+            };
+            let number = rest.iter().rev().take_while(|c| c.is_ascii_digit()).count();
+            from.starts_with(b"[running]:")
+                && number > 0
+                && rest[..rest.len() - number].ends_with(b"goroutine ")
+                && String::from_utf8_lossy(before).contains("panic: ")
+        })
     }
 
     /// After a `[`: within 32 bytes, a `]`; the text between starts (after
