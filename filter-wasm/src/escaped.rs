@@ -133,14 +133,8 @@ impl TextMatcher {
                 if self.access_log && b.get(p + 2).is_some_and(|&c| c.is_ascii_uppercase() || c == b'-') {
                     cur.error = self.escaped_access_log_status(b, p);
                 }
-                // `Exception in thread "`: the `d ` before rejects nearly all
-                // (JSON lines put a space after `:` and `,`).
-                if self.stack_traces
-                    && b.get(p.wrapping_sub(1)) == Some(&b' ')
-                    && b.get(p.wrapping_sub(2)) == Some(&b'd')
-                {
-                    let before = b.get(cur.start..p).unwrap_or_default();
-                    cur.java_header |= stack::java_uncaught_before(before);
+                if self.stack_traces && stack::java_uncaught_at(b, cur.start, p) {
+                    cur.java_header = true;
                 }
             }
             return ControlFlow::Continue(());

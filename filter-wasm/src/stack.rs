@@ -26,12 +26,17 @@ const GO_RUNNING: &[u8] = b"[running]:";
 const GO_GOROUTINE: &[u8] = b"goroutine ";
 const GO_PANIC: &[u8] = b"panic: ";
 
-/// The text before a quote ends a Java uncaught-exception header. Called at
-/// every quote (a JSON log line has one at each key and string): the byte
-/// before it rejects nearly all of them in one comparison.
+/// `text[start..quote]`, the text before a quote, ends a Java
+/// uncaught-exception header. Called at every quote (a JSON log line has one
+/// at each key and string): the two bytes before it (`d `) reject nearly all
+/// of them, before any slice is made; JSON puts a space only after `:` and `,`.
 #[inline(always)]
-pub(crate) fn java_uncaught_before(before_quote: &[u8]) -> bool {
-    before_quote.last() == Some(&b' ') && before_quote.ends_with(JAVA_UNCAUGHT)
+pub(crate) fn java_uncaught_at(text: &[u8], start: usize, quote: usize) -> bool {
+    text.get(quote.wrapping_sub(1)) == Some(&b' ')
+        && text.get(quote.wrapping_sub(2)) == Some(&b'd')
+        && text
+            .get(start..quote)
+            .is_some_and(|before| before.ends_with(JAVA_UNCAUGHT))
 }
 
 /// At a `[`: `before` is the text before it, `from` the text from it. A

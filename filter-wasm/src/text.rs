@@ -201,7 +201,7 @@ impl TextMatcher {
                 }
                 b'=' => self.logfmt_pair(t, i),
                 b'"' => {
-                    state.java_header |= self.stack_traces && stack::java_uncaught_before(before);
+                    state.java_header |= self.stack_traces && stack::java_uncaught_at(t, 0, i);
                     self.access_log && self.access_log_status(t, i)
                 }
                 _ => false,
