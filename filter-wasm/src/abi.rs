@@ -3,8 +3,8 @@
 //! classification logic is in `Classifier`.
 //!
 //! Host contract (Fluent Bit v4.2.2 plugins/filter_wasm/filter_wasm.c and src/wasm/flb_wasm.c):
-//! the tag and record are NUL-terminated copies in our linear memory, freed
-//! after the call; the returned C string is copied (`strdup`) before that and
+//! the tag and record are NUL-terminated copies in our linear memory,
+//! allocated with the `malloc` we export (build.rs) and freed after the call; the returned C string is copied (`strdup`) before that and
 //! never freed, so the output buffer is ours to reuse; `""` drops the record,
 //! and a trap drops it too, so nothing here may panic.
 
@@ -55,12 +55,13 @@ pub extern "C" fn firelens_classify(
     record_len: u32,
 ) -> *const u8 {
     let Some(rec) = guest_bytes(record, record_len) else {
-        // Fluent Bit could not copy the record into the app heap
-        // (Wasm_Heap_Size too small) and calls us with a null pointer. The
-        // record is already gone; Fluent Bit only says so at debug level.
+        // The host could not allocate its copy of the record with our
+        // exported malloc (linear memory exhausted, past 4 GiB) and calls us
+        // with a null pointer. The record is already gone; Fluent Bit only
+        // says so at debug level.
         log(format_args!(
-            "ERROR: record of {record_len} bytes did not reach the filter (pointer {record:?}); \
-             it is lost. Raise Wasm_Heap_Size above the largest record (see README)."
+            "ERROR: record of {record_len} bytes did not reach the filter (pointer {record:?}): \
+             Fluent Bit could not allocate it in the module's memory; it is lost."
         ));
         return EMPTY.as_ptr();
     };

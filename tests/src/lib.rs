@@ -45,14 +45,8 @@ pub struct Filtered {
 /// Runs every record through the filter module as Fluent Bit 4.2 does.
 /// `now_ms` is the time the first record is stamped with (one ms apart).
 pub fn filter(module: &Path, records: &[Value], now_ms: i64) -> Result<Filtered> {
-    let mut f = WasmFilter::from_file(
-        module,
-        &FilterConfig {
-            heap_size: 4_000_000, // the shipped Wasm_Heap_Size 4M
-            ..FilterConfig::default()
-        },
-    )
-    .map_err(|e| {
+    // The include sets no Wasm_Heap_Size: Fluent Bit's default.
+    let mut f = WasmFilter::from_file(module, &FilterConfig::default()).map_err(|e| {
         anyhow::anyhow!(
             "loading {}: {e} (build it with scripts/build-wasm.sh)",
             module.display()

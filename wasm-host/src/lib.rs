@@ -5,11 +5,11 @@
 //! - one instance for the filter's lifetime, WASI preview 1 with the
 //!   `Accessible_Paths` directories preopened, no args, no environment;
 //!   a reactor's `_initialize` is called once, first;
-//! - an app heap of `Wasm_Heap_Size` bytes placed where WAMR places it (at
-//!   `__heap_base`), from which the NUL-terminated tag and record are
-//!   allocated for each call and freed after it; when an allocation fails the
-//!   function is still called, with pointer 0, as WAMR's `module_dup_data`
-//!   returns 0;
+//! - the NUL-terminated tag and record allocated for each call and freed
+//!   after it, where WAMR allocates them ([`inputs`]): with the module's
+//!   exported `malloc`/`free` when it has both, else from an app heap of
+//!   `Wasm_Heap_Size` bytes; when an allocation fails the function is still
+//!   called, with pointer 0, as WAMR's `module_dup_data` returns 0;
 //! - the six i32 arguments; the result read as a C string at the returned
 //!   address (address 0 included), copied, then the inputs freed;
 //! - `""` drops the record, as do a trap, an invalid address, and a result
@@ -20,23 +20,20 @@
 //! `json.escape_unicode on`.
 
 pub mod corpus;
+mod inputs;
 pub use firelens_filter::fluent_bit_json;
 
+use inputs::Inputs;
 use std::path::{Path, PathBuf};
 use wasmtime::error::Context;
-use wasmtime::{Config, Engine, Instance, Linker, Memory, Module, Store, TypedFunc, Val};
-use wasmtime::{Result, bail};
+use wasmtime::{Config, Engine, Linker, Memory, Module, Store, TypedFunc};
+use wasmtime::{Result, StoreLimits, StoreLimitsBuilder};
 use wasmtime_wasi::p1::WasiP1Ctx;
 use wasmtime_wasi::p2::pipe::MemoryOutputPipe;
 use wasmtime_wasi::{FsPerms, WasiCtxBuilder};
 
 /// Fluent Bit's default and minimum `Wasm_Heap_Size` (smaller values are raised to it).
 pub const DEFAULT_HEAP_SIZE: u32 = 8 * 1024;
-const PAGE: u64 = 65536;
-/// ems allocator: a 4-byte header per object, 8-byte alignment, and a few
-/// bytes of padding at the start of the pool.
-const EMS_OBJ_HEADER: u32 = 4;
-const EMS_POOL_PADDING: u32 = 8;
 
 /// How the module's code is run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -58,6 +55,9 @@ pub struct FilterConfig {
     /// Fluent Bit uses the same path for both; tests map a temporary directory.
     pub accessible_paths: Vec<(PathBuf, String)>,
     pub execution: Execution,
+    /// The most linear memory the module may have; `None` for wasm32's
+    /// 4 GiB. Tests set it to make the module's `malloc` fail.
+    pub max_memory_bytes: Option<usize>,
     /// Count executed Wasm instructions (wasmtime fuel): a deterministic
     /// measure of what a record costs an interpreter. Slows calls down.
     pub count_instructions: bool,
@@ -70,6 +70,7 @@ impl Default for FilterConfig {
             heap_size: DEFAULT_HEAP_SIZE,
             accessible_paths: Vec::new(),
             execution: Execution::Compiled,
+            max_memory_bytes: None,
             count_instructions: false,
         }
     }
@@ -122,18 +123,26 @@ pub struct Stats {
     pub kept: u64,
     pub dropped: u64,
     pub traps: u64,
-    /// Inputs that did not fit the app heap (WAMR: `allocate N bytes memory failed`).
+    /// Inputs that could not be allocated: they did not fit the app heap
+    /// (WAMR: `allocate N bytes memory failed`), or the module's `malloc`
+    /// returned 0.
     pub heap_alloc_failures: u64,
 }
 
 /// A loaded filter module: one instance, like one `[FILTER]` section.
 pub struct WasmFilter {
-    store: Store<WasiP1Ctx>,
+    store: Store<Host>,
     func: TypedFunc<(u32, u32, u32, u32, u32, u32), u32>,
     memory: Memory,
-    heap: AppHeap,
+    inputs: Inputs,
     stderr: MemoryOutputPipe,
     pub stats: Stats,
+}
+
+/// What the store holds: WASI, and the memory limit.
+pub(crate) struct Host {
+    wasi: WasiP1Ctx,
+    limits: StoreLimits,
 }
 
 pub fn engine(execution: Execution, count_instructions: bool) -> Result<Engine> {
@@ -170,12 +179,21 @@ impl WasmFilter {
             wasi.preopened_dir(host, guest, FsPerms::ReadOnly)
                 .with_context(|| format!("Accessible_Paths {}", host.display()))?;
         }
-        let mut store = Store::new(engine, wasi.build_p1());
+        let mut limits = StoreLimitsBuilder::new();
+        if let Some(max) = config.max_memory_bytes {
+            limits = limits.memory_size(max);
+        }
+        let host = Host {
+            wasi: wasi.build_p1(),
+            limits: limits.build(),
+        };
+        let mut store = Store::new(engine, host);
+        store.limiter(|h| &mut h.limits);
         if config.count_instructions {
             store.set_fuel(u64::MAX)?;
         }
         let mut linker = Linker::new(engine);
-        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |t| t)?;
+        wasmtime_wasi::p1::add_to_linker_sync(&mut linker, |h: &mut Host| &mut h.wasi)?;
         let instance = linker.instantiate(&mut store, module)?;
         // WAMR runs a WASI reactor's `_initialize` right after instantiation
         // (wasm_runtime.c, execute_post_instantiate_functions).
@@ -191,12 +209,12 @@ impl WasmFilter {
         let func = instance
             .get_typed_func(&mut store, &config.function_name)
             .with_context(|| format!("The {} wasm function is not found.", config.function_name))?;
-        let heap = AppHeap::insert(&mut store, &instance, memory, config.heap_size.max(DEFAULT_HEAP_SIZE))?;
+        let inputs = Inputs::new(&mut store, &instance, memory, config.heap_size.max(DEFAULT_HEAP_SIZE))?;
         Ok(Self {
             store,
             func,
             memory,
-            heap,
+            inputs,
             stderr,
             stats: Stats::default(),
         })
@@ -226,7 +244,6 @@ impl WasmFilter {
     /// The call itself: what the module returned, before Fluent Bit judges it.
     pub fn call_raw(&mut self, tag: &str, time: (u32, u32), record_json: &[u8]) -> Returned {
         self.stats.calls += 1;
-        self.heap.reset();
         let tag_ptr = self.dup_data(tag.as_bytes());
         let record_ptr = self.dup_data(record_json);
         let args = (
@@ -245,14 +262,14 @@ impl WasmFilter {
             Ok(ret) => self.c_string(ret).map_or(Returned::InvalidAddress, Returned::Text),
         };
         // The inputs are freed only after the result was copied.
-        self.heap.reset();
+        self.inputs.free_all(&mut self.store);
         returned
     }
 
     /// `wasm_runtime_module_dup_data(data, len + 1)`: a NUL-terminated copy in
-    /// the app heap, or 0 when it does not fit.
+    /// linear memory, or 0 when it cannot be allocated.
     fn dup_data(&mut self, data: &[u8]) -> u32 {
-        let Some(ptr) = self.heap.alloc(data.len() as u64 + 1) else {
+        let Some(ptr) = self.inputs.alloc(&mut self.store, data.len() as u64 + 1) else {
             self.stats.heap_alloc_failures += 1;
             return 0;
         };
@@ -286,75 +303,9 @@ impl WasmFilter {
         String::from_utf8_lossy(&self.stderr.contents()).into_owned()
     }
 
-    /// The app heap's usable bytes, for tests sizing records around it.
-    pub fn heap_size(&self) -> u32 {
-        self.heap.size
-    }
-}
-
-/// WAMR's app heap inside linear memory: where it goes and a bump allocator
-/// with ems's per-object overhead. Everything is freed after each call, so a
-/// bump allocator reset per call allocates exactly what ems would.
-struct AppHeap {
-    offset: u64,
-    size: u32,
-    used: u32,
-}
-
-impl AppHeap {
-    /// `memory_instantiate` in WAMR 2.4.1 (interpreter/wasm_runtime.c): insert
-    /// the heap at `__heap_base` when the module exports it below the initial
-    /// memory end, else append whole pages (less 1 KiB) after it.
-    fn insert(store: &mut Store<WasiP1Ctx>, instance: &Instance, memory: Memory, heap_size: u32) -> Result<Self> {
-        let heap_size = heap_size.div_ceil(8) * 8;
-        let mem_size = memory.data_size(&*store) as u64;
-        let heap_base = match instance
-            .get_global(&mut *store, "__heap_base")
-            .map(|g| g.get(&mut *store))
-        {
-            Some(Val::I32(v)) => Some(v as u32 as u64).filter(|&b| b < mem_size),
-            _ => None,
-        };
-        let (offset, size, needed_end) = match heap_base {
-            Some(base) => {
-                let mut end = base + u64::from(heap_size);
-                if end.next_multiple_of(PAGE) - end < 1024 {
-                    end += 1024;
-                }
-                (base, heap_size, end)
-            }
-            None => {
-                let pages = u64::from(heap_size).div_ceil(PAGE);
-                (mem_size, (pages * PAGE - 1024) as u32, mem_size + pages * PAGE)
-            }
-        };
-        if needed_end > mem_size {
-            let grow = (needed_end - mem_size).div_ceil(PAGE);
-            memory
-                .grow(&mut *store, grow)
-                .context("failed to insert app heap into linear memory")?;
-        }
-        if size < 2 * EMS_POOL_PADDING {
-            bail!("app heap too small");
-        }
-        Ok(Self {
-            offset,
-            size,
-            used: EMS_POOL_PADDING,
-        })
-    }
-
-    fn reset(&mut self) {
-        self.used = EMS_POOL_PADDING;
-    }
-
-    fn alloc(&mut self, n: u64) -> Option<u32> {
-        let need = (n + u64::from(EMS_OBJ_HEADER)).div_ceil(8) * 8;
-        if u64::from(self.used) + need > u64::from(self.size) {
-            return None;
-        }
-        let ptr = self.offset + u64::from(self.used) + u64::from(EMS_OBJ_HEADER);
-        self.used += need as u32;
-        Some(ptr as u32)
+    /// The app heap's usable bytes, for tests sizing records around it;
+    /// `None` when the module allocates its inputs itself.
+    pub fn heap_size(&self) -> Option<u32> {
+        self.inputs.heap_size()
     }
 }

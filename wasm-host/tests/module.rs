@@ -22,10 +22,7 @@ fn filter(config: &FilterConfig) -> WasmFilter {
 }
 
 fn default_filter() -> WasmFilter {
-    filter(&FilterConfig {
-        heap_size: 4_000_000,
-        ..FilterConfig::default()
-    })
+    filter(&FilterConfig::default())
 }
 
 /// What the filter must return for `input` of class `class`.
@@ -48,7 +45,6 @@ fn run_corpus(execution: Execution, n: usize, seed: u64) {
     let Corpus { records, labels } = corpus::generate(n, seed, dir.path()).expect("corpus");
     let mut f = filter(&FilterConfig {
         execution,
-        heap_size: 4_000_000,
         ..FilterConfig::default()
     });
     let native = Classifier::builtin();
@@ -302,34 +298,17 @@ fn mutated_records_never_trap() {
 }
 
 #[test]
-fn a_record_larger_than_the_heap_is_lost_loudly_and_a_big_heap_passes_1_mib() {
-    let big_log = "x".repeat(1 << 20);
-    let input = fluent_bit_json(&firelens_record(&big_log));
-    assert!(input.len() > 1 << 20);
-
-    // Default 8 KiB heap: Fluent Bit calls with a null record; the record is gone.
-    let mut small = filter(&FilterConfig::default());
-    assert_eq!(small.call(TAG, TIME, &input), Outcome::Dropped(DropReason::Empty));
-    assert_eq!(small.stats.heap_alloc_failures, 1);
-    assert!(
-        small.stderr().contains("did not reach the filter"),
-        "{}",
-        small.stderr()
-    );
-    assert!(small.stderr().contains("Wasm_Heap_Size"));
-    // `1M` is 1,000,000 bytes in Fluent Bit: still too small for a 1 MiB record.
-    let mut one_m = filter(&FilterConfig {
-        heap_size: 1_000_000,
-        ..FilterConfig::default()
-    });
-    assert!(one_m.call(TAG, TIME, &input).kept().is_none());
-
-    // The shipped setting passes a 1 MiB line, even one that escaping doubles.
-    let mut f = filter(&FilterConfig {
-        heap_size: 4_000_000,
-        ..FilterConfig::default()
-    });
-    assert_eq!(f.call(TAG, TIME, &input).kept(), Some(&input[..]));
+fn a_record_of_any_size_reaches_the_module_whatever_the_heap_setting() {
+    // The module exports malloc and free, so WAMR creates no app heap and
+    // allocates the record with them: the default 8 KiB `Wasm_Heap_Size`
+    // passes 16 MiB.
+    let mut f = filter(&FilterConfig::default());
+    assert_eq!(f.heap_size(), None, "no app heap: the module allocates its inputs");
+    for size in [1 << 20, 16 << 20] {
+        let input = fluent_bit_json(&firelens_record(&"x".repeat(size)));
+        assert_eq!(f.call(TAG, TIME, &input).kept(), Some(&input[..]), "{size} bytes");
+    }
+    // A 1 MiB line that escaping doubles, marked as an error.
     let cjk = "\u{30a8}".repeat((1 << 20) / 3);
     let cjk_input = fluent_bit_json(&firelens_record(&format!("{cjk} ERROR")));
     assert!(cjk_input.len() > 2 << 20);
@@ -338,6 +317,33 @@ fn a_record_larger_than_the_heap_is_lost_loudly_and_a_big_heap_passes_1_mib() {
         expected_output(&cjk_input, Class::Error)
     );
     assert_eq!(f.stats.heap_alloc_failures, 0);
+    // The inputs are freed after each call: once the allocator has its
+    // layout, memory is reused, not grown per record.
+    let input = fluent_bit_json(&firelens_record(&"x".repeat(16 << 20)));
+    assert!(f.call(TAG, TIME, &input).kept().is_some());
+    let grown = f.memory_size();
+    for _ in 0..3 {
+        assert!(f.call(TAG, TIME, &input).kept().is_some());
+    }
+    assert_eq!(f.memory_size(), grown);
+}
+
+#[test]
+fn a_record_the_module_cannot_allocate_is_lost_loudly() {
+    // Linear memory capped just above what the module starts with: its
+    // malloc returns 0, and Fluent Bit calls with a null record.
+    let start = filter(&FilterConfig::default()).memory_size() as usize;
+    let mut f = filter(&FilterConfig {
+        max_memory_bytes: Some(start + (1 << 20)),
+        ..FilterConfig::default()
+    });
+    let input = fluent_bit_json(&firelens_record(&"x".repeat(4 << 20)));
+    assert_eq!(f.call(TAG, TIME, &input), Outcome::Dropped(DropReason::Empty));
+    assert_eq!(f.stats.heap_alloc_failures, 1);
+    assert!(f.stderr().contains("did not reach the filter"), "{}", f.stderr());
+    // Smaller records still pass afterwards.
+    let small = fluent_bit_json(&firelens_record("GET /index.html 200"));
+    assert_eq!(f.call(TAG, TIME, &small).kept(), Some(&small[..]));
 }
 
 #[test]
@@ -346,11 +352,16 @@ fn linear_memory_stays_flat_over_a_million_calls() {
     let c = corpus::generate(1000, 5, dir.path()).unwrap();
     let inputs: Vec<Vec<u8>> = c.records.iter().map(fluent_bit_json).collect();
     let mut f = default_filter();
-    // Warm up with the largest record the run will see, so buffers reach their size.
+    // Warm up with one whole cycle of what the run will see (the largest
+    // record, the small ones, the largest again), so buffers reach their size
+    // and the allocator its layout: the records themselves are allocated in
+    // the module's memory too, between its own buffers.
     let big = fluent_bit_json(&firelens_record(&format!("ERROR {}", "y".repeat(300_000))));
-    f.call(TAG, TIME, &big);
-    for input in &inputs {
-        f.call(TAG, TIME, input);
+    for _ in 0..2 {
+        f.call(TAG, TIME, &big);
+        for input in &inputs {
+            f.call(TAG, TIME, input);
+        }
     }
     let before = f.memory_size();
     for i in 0..1_000_000 {
@@ -359,7 +370,7 @@ fn linear_memory_stays_flat_over_a_million_calls() {
     f.call(TAG, TIME, &big);
     assert_eq!(f.memory_size(), before, "linear memory grew over 1M calls");
     assert_eq!(f.stats.traps, 0);
-    assert_eq!(f.stats.calls, 1_000_000 + inputs.len() as u64 + 2);
+    assert_eq!(f.stats.calls, 1_000_000 + 2 * inputs.len() as u64 + 3);
 }
 
 fn rules_dir(text: Option<&str>) -> tempfile::TempDir {
@@ -372,7 +383,6 @@ fn rules_dir(text: Option<&str>) -> tempfile::TempDir {
 
 fn filter_with_rules(dir: &Path) -> WasmFilter {
     filter(&FilterConfig {
-        heap_size: 4_000_000,
         accessible_paths: vec![(dir.to_path_buf(), RULES_DIR.to_owned())],
         ..FilterConfig::default()
     })
