@@ -69,14 +69,21 @@ COPY --from=aot /aot/firelens_filter.aot /fluent-bit/firelens/firelens_filter.ao
 COPY --from=aot /aot/firelens_filter.wasm /fluent-bit/firelens/firelens_filter.wasm
 COPY fluent-bit/firelens.conf /fluent-bit/firelens/firelens.conf
 COPY fluent-bit/firelens.yaml /fluent-bit/firelens/firelens.yaml
+COPY fluent-bit/firelens-stacktraces.conf /fluent-bit/firelens/firelens-stacktraces.conf
+COPY fluent-bit/firelens-parsers.conf /fluent-bit/firelens/firelens-parsers.conf
 COPY fluent-bit/rules.toml /fluent-bit/firelens-rules/rules.toml
+COPY fluent-bit/router-start.sh /fluent-bit/firelens/router-start.sh
 COPY --from=rust /sink-proxy /usr/local/bin/sink-proxy
 COPY sink-proxy/sink-proxy.example.toml /etc/sink-proxy/sink-proxy.example.toml
 # sink-proxy's spool (its default --spool-dir), writable by the proxy's user.
 RUN mkdir -p /var/lib/sink-proxy/spool && chown -R 10001 /var/lib/sink-proxy
-# The log router keeps the base image's user and entrypoint (FireLens runs
-# Fluent Bit as the base image does). The proxy container runs as this
-# unprivileged user (task definition: "user": "10001").
+# The log router keeps the base image's user. Its command wraps the base
+# image's /entrypoint.sh (fluent-bit/router-start.sh): it checks that the AOT
+# module loads in this Fluent Bit, falling back to the portable .wasm loudly,
+# and delays SIGTERM by 2 s so that pending line parts are flushed. The proxy
+# container runs as this unprivileged user (task definition: "user": "10001")
+# with its own command.
+CMD ["/fluent-bit/firelens/router-start.sh"]
 LABEL org.opencontainers.image.title="FireLens router: Wasm classification filter and sink-proxy" \
       com.firelens-router.fluent-bit.version="4.2.2" \
       com.firelens-router.wamr.version="2.4.1"

@@ -2,13 +2,15 @@
 //! every dependency): the labelled corpus through the module and the proxy
 //! (`corpus`); the shipped include, rules and settings (`shipped_config`);
 //! the ECS and Terraform examples (`deployment`); and operating it: alerts
-//! (`alerts`), metrics as EMF (`emf`), and the startup check behind the
-//! container health check (`startup`). The reliability suite, long and
+//! (`alerts`), metrics as EMF (`emf`), the startup check behind the
+//! container health check (`startup`), and the log router's command in the
+//! image (`router_start`). The reliability suite, long and
 //! CPU-heavy, is a binary of its own so that it runs alone.
 
 mod alerts;
 mod corpus;
 mod deployment;
 mod emf;
+mod router_start;
 mod shipped_config;
 mod startup;

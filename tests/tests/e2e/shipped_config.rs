@@ -1,5 +1,6 @@
-//! The shipped Fluent Bit include agrees with the module, with sink-proxy's
-//! defaults and with the README; a 1 MiB record passes its heap in the host.
+//! The shipped Fluent Bit includes agree with each other, with the module,
+//! with sink-proxy's defaults, with the image and with the README; a 16 MiB
+//! record reaches the module in the host.
 
 use clap::Parser;
 use firelens_filter::RULES_DIR;
@@ -7,23 +8,21 @@ use std::collections::BTreeMap;
 use wasm_host::corpus::{module_path, workspace_root};
 use wasm_host::{FilterConfig, WasmFilter, fluent_bit_json};
 
-/// `flb_utils_size_to_bytes`: K, M, G are powers of 1000.
-fn fluent_bit_size(v: &str) -> u64 {
-    let v = v.trim();
-    let (num, mult) = match v.to_ascii_uppercase().trim_end_matches('B').chars().last() {
-        Some('K') => (&v[..v.len() - 1], 1_000),
-        Some('M') => (&v[..v.len() - 1], 1_000_000),
-        Some('G') => (&v[..v.len() - 1], 1_000_000_000),
-        _ => (v, 1),
-    };
-    num.parse::<u64>().unwrap() * mult
-}
-
 type Section = BTreeMap<String, String>;
+
+const INCLUDE: &str = "fluent-bit/firelens.conf";
+const STACKTRACES: &str = "fluent-bit/firelens-stacktraces.conf";
+const PARSERS: &str = "fluent-bit/firelens-parsers.conf";
 
 /// The sections of fluent-bit/firelens.conf, keys lower-cased.
 fn sections() -> Vec<(String, Section)> {
-    let text = std::fs::read_to_string(workspace_root().join("fluent-bit/firelens.conf")).unwrap();
+    sections_of(INCLUDE)
+}
+
+/// The sections of a classic Fluent Bit file, keys lower-cased (a key given
+/// twice, such as a parser's `Rule`, keeps its values joined by newlines).
+fn sections_of(file: &str) -> Vec<(String, Section)> {
+    let text = std::fs::read_to_string(workspace_root().join(file)).unwrap();
     let mut out: Vec<(String, Section)> = Vec::new();
     for l in text
         .lines()
@@ -38,7 +37,9 @@ fn sections() -> Vec<(String, Section)> {
         out.last_mut()
             .unwrap()
             .1
-            .insert(k.to_ascii_lowercase(), v.trim().to_owned());
+            .entry(k.to_ascii_lowercase())
+            .and_modify(|old| *old = format!("{old}\n{}", v.trim()))
+            .or_insert_with(|| v.trim().to_owned());
     }
     out
 }
@@ -55,18 +56,109 @@ fn section(kind: &str, name: &str) -> Section {
 fn conf_and_yaml_say_the_same() {
     let yaml = std::fs::read_to_string(workspace_root().join("fluent-bit/firelens.yaml")).unwrap();
     let (filters, outputs) = yaml.split_once("  outputs:").expect("filters, then outputs");
-    for (part, (kind, s)) in [
-        (filters, ("[FILTER]", section("[FILTER]", "wasm"))),
-        (outputs, ("[OUTPUT]", section("[OUTPUT]", "http"))),
-    ] {
+    // The YAML filters, one chunk each, in the order of the classic sections.
+    let yaml_filters: Vec<&str> = filters.split("    - name: ").skip(1).collect();
+    let conf_filters: Vec<Section> = sections()
+        .into_iter()
+        .filter(|(k, _)| k == "[FILTER]")
+        .map(|(_, s)| s)
+        .collect();
+    assert_eq!(yaml_filters.len(), conf_filters.len(), "the same filters");
+    let pairs = yaml_filters
+        .iter()
+        .map(|y| format!("name: {y}"))
+        .zip(conf_filters.into_iter().map(|s| ("[FILTER]", s)))
+        .chain([(outputs.to_owned(), ("[OUTPUT]", section("[OUTPUT]", "http")))]);
+    for (part, (kind, s)) in pairs {
         for (k, v) in &s {
-            let line = format!("{k}: {v}");
-            let quoted = format!("{k}: '{v}'");
+            let line = format!("{}: {v}", k.to_ascii_lowercase());
+            let quoted = format!("{}: '{v}'", k.to_ascii_lowercase());
             assert!(
                 part.contains(&line) || part.contains(&quoted),
-                "firelens.yaml lacks {kind} {line}"
+                "firelens.yaml lacks {kind} {line} (in its {} filter)",
+                s["name"]
             );
         }
+    }
+}
+
+#[test]
+fn long_lines_are_joined_before_anything_classifies_them() {
+    for file in [INCLUDE, STACKTRACES] {
+        let filters: Vec<Section> = sections_of(file)
+            .into_iter()
+            .filter(|(k, _)| k == "[FILTER]")
+            .map(|(_, s)| s)
+            .collect();
+        let first = &filters[0];
+        assert_eq!(first["name"], "multiline", "{file}: the partial join comes first");
+        assert_eq!(first["mode"], "partial_message");
+        assert_eq!(first["multiline.key_content"], "log", "FireLens's line key");
+        assert_eq!(
+            first["match"],
+            filters.last().unwrap()["match"],
+            "{file}: same records as the wasm filter"
+        );
+        assert_eq!(
+            filters.last().unwrap()["name"],
+            "wasm",
+            "{file}: classification comes last"
+        );
+        for f in filters.iter().filter(|f| f["name"] == "multiline") {
+            // A limit is where Fluent Bit's emitter refuses a flushed record
+            // and drops it (fluent-bit issue 12026).
+            assert_eq!(
+                f["emitter_mem_buf_limit"], "0",
+                "{file}: {} unlimited",
+                f["emitter_name"]
+            );
+            let ms: u64 = f["flush_ms"].parse().unwrap();
+            assert!((500..=5000).contains(&ms), "{file}: Flush_Ms {ms}");
+        }
+    }
+}
+
+#[test]
+fn the_stacktraces_include_is_the_include_plus_stack_trace_joining() {
+    let mut with = sections_of(STACKTRACES);
+    let parsers_file = with[0].1.remove("parsers_file").expect("a Parsers_File in [SERVICE]");
+    assert_eq!(parsers_file, "/fluent-bit/firelens/firelens-parsers.conf");
+    let at = with
+        .iter()
+        .position(|(k, s)| k == "[FILTER]" && s.contains_key("multiline.parser"))
+        .expect("a multiline filter in parser mode");
+    let (_, stack) = with.remove(at);
+    assert_eq!(with, sections(), "everything else as in firelens.conf");
+    assert!(with[at - 1].1["mode"] == "partial_message" && with[at].1["name"] == "wasm");
+    assert_eq!(stack["multiline.key_content"], "log");
+    let parsers: Vec<&str> = stack["multiline.parser"].split(',').map(str::trim).collect();
+    assert_eq!(parsers, ["java", "python", "go", "firelens_node"]);
+    // The one that is not built in is defined in the parsers file.
+    let defined = sections_of(PARSERS);
+    assert!(
+        defined
+            .iter()
+            .any(|(k, s)| k == "[MULTILINE_PARSER]" && s["name"] == "firelens_node")
+    );
+    assert_ne!(
+        stack["emitter_name"],
+        with[at - 1].1["emitter_name"],
+        "one emitter each"
+    );
+}
+
+#[test]
+fn the_image_carries_both_includes_where_the_readme_says() {
+    let dockerfile = std::fs::read_to_string(workspace_root().join("Dockerfile")).unwrap();
+    let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
+    for file in [INCLUDE, STACKTRACES, PARSERS, "fluent-bit/firelens.yaml"] {
+        let name = file.trim_start_matches("fluent-bit/");
+        let copy = format!("COPY {file} /fluent-bit/firelens/{name}");
+        assert!(dockerfile.contains(&copy), "the Dockerfile lacks `{copy}`");
+        assert!(
+            readme.contains(&format!("/fluent-bit/firelens/{name}")),
+            "README lacks {name}"
+        );
     }
 }
 
@@ -106,19 +198,17 @@ fn the_filter_section_fits_the_module() {
     assert_eq!(s["accessible_paths"], RULES_DIR);
     assert!(s["match"].contains("-firelens-"));
 
-    // A 1 MiB log line, escaped to twice its size, passes the shipped heap.
-    let heap = fluent_bit_size(&s["wasm_heap_size"]);
-    let mut f = WasmFilter::from_file(
-        &module_path(),
-        &FilterConfig {
-            heap_size: heap as u32,
-            ..FilterConfig::default()
-        },
-    )
-    .unwrap();
-    let line = "\u{30a8}".repeat((1 << 20) / 3);
+    // No Wasm_Heap_Size: the module exports malloc and free, so WAMR sizes
+    // no app heap and a record of any size reaches the module.
+    assert!(
+        !s.contains_key("wasm_heap_size"),
+        "Wasm_Heap_Size has no effect on this module"
+    );
+    let mut f = WasmFilter::from_file(&module_path(), &FilterConfig::default()).unwrap();
+    assert_eq!(f.heap_size(), None, "the module allocates its inputs");
+    let line = "\u{30a8}".repeat((16 << 20) / 3);
     let record = fluent_bit_json(&serde_json::json!({"container_name": "web", "log": line, "source": "stdout"}));
-    assert!(record.len() > 2 << 20);
+    assert!(record.len() > 32 << 20);
     assert_eq!(f.call("web-firelens-1", (0, 0), &record).kept(), Some(&record[..]));
     assert_eq!(f.stats.heap_alloc_failures, 0);
 }
@@ -142,26 +232,21 @@ fn the_output_section_matches_sink_proxy() {
 #[test]
 fn readme_quotes_the_shipped_sections() {
     let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
-    for (kind, s) in sections() {
-        for (k, v) in s {
+    let all = sections_of(STACKTRACES).into_iter().chain(sections_of(PARSERS));
+    for (kind, s) in all {
+        for (k, v) in s
+            .iter()
+            .flat_map(|(k, v)| v.lines().map(move |v| (k.clone(), v.to_owned())))
+        {
             let found = readme.lines().any(|l| {
                 let mut words = l.split_whitespace();
-                words.next().is_some_and(|w| w.eq_ignore_ascii_case(&k)) && words.next() == Some(v.as_str())
+                words.next().is_some_and(|w| w.eq_ignore_ascii_case(&k))
+                    && words.collect::<Vec<_>>().join(" ") == v.split_whitespace().collect::<Vec<_>>().join(" ")
             });
-            assert!(
-                found,
-                "README does not show {kind} `{k} {v}` as in fluent-bit/firelens.conf"
-            );
+            assert!(found, "README does not show {kind} `{k} {v}` as in the shipped files");
         }
     }
     assert!(readme.contains(firelens_filter::RULES_PATH));
-}
-
-#[test]
-fn fluent_bit_sizes_are_decimal() {
-    assert_eq!(fluent_bit_size("1M"), 1_000_000);
-    assert_eq!(fluent_bit_size("64K"), 64_000);
-    assert_eq!(fluent_bit_size("8192"), 8192);
 }
 
 #[test]

@@ -1,0 +1,223 @@
+//! The image's log router command, fluent-bit/router-start.sh, run here
+//! with stand-ins for the image's Fluent Bit (answering the module check as
+//! a working or a mismatched AOT file does) and for the base image's
+//! /entrypoint.sh. bench/fluent-bit-multiline.sh runs it with a real Fluent
+//! Bit.
+
+use std::io::Read;
+use std::os::unix::fs::PermissionsExt;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+use wasm_host::corpus::workspace_root;
+
+struct Image {
+    dir: tempfile::TempDir,
+}
+
+const CONF: &str = "[FILTER]\n    Name wasm\n    Wasm_Path FIRELENS/firelens_filter.aot\n";
+const YAML: &str = "pipeline:\n  filters:\n    - name: wasm\n      wasm_path: FIRELENS/firelens_filter.aot\n";
+
+impl Image {
+    /// `aot_loads`: whether the stand-in Fluent Bit runs the AOT file.
+    fn new(aot_loads: bool) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let firelens = dir.path().join("firelens");
+        std::fs::create_dir(&firelens).unwrap();
+        let f = firelens.display().to_string();
+        std::fs::write(firelens.join("firelens.conf"), CONF.replace("FIRELENS", &f)).unwrap();
+        std::fs::write(firelens.join("firelens.yaml"), YAML.replace("FIRELENS", &f)).unwrap();
+        // Fluent Bit: prints the marked record for a module it can run (and
+        // keeps running, as Fluent Bit does), or fails to load it.
+        let aot_case = if aot_loads { "*firelens_filter.aot*|" } else { "" };
+        script(
+            &dir.path().join("fluent-bit"),
+            &format!(
+                "case \"$*\" in *--version*) echo 'Fluent Bit v4.2.2'; exit 0;; esac\n\
+                 echo \"$*\" >> {calls}\n\
+                 case \"$*\" in {aot_case}*firelens_filter.wasm*) echo '{{\"log\":\"x\",\"log_class\":\"error\"}}'; exec sleep 30;;\n\
+                 *) echo 'AOT module load failed: invalid target type'; exit 1;; esac\n",
+                calls = dir.path().join("checks").display()
+            ),
+        );
+        // The base image's entrypoint: notes its start and when SIGTERM came.
+        script(
+            &dir.path().join("entrypoint"),
+            &format!(
+                "trap 'date +%s.%N > {term}; exit 3' TERM\n\
+                 echo \"$*\" > {started}\n\
+                 while :; do sleep 0.05; done\n",
+                term = dir.path().join("term").display(),
+                started = dir.path().join("started").display()
+            ),
+        );
+        Self { dir }
+    }
+
+    fn path(&self, name: &str) -> PathBuf {
+        self.dir.path().join(name)
+    }
+
+    fn start(&self, stop_delay_secs: u32) -> Child {
+        Command::new("sh")
+            .arg(workspace_root().join("fluent-bit/router-start.sh"))
+            .args(["-c", "/fluent-bit/etc/fluent-bit.conf"])
+            .env("FLUENT_BIT_BIN", self.path("fluent-bit"))
+            .env("FIRELENS_DIR", self.path("firelens"))
+            .env("ROUTER_CMD", self.path("entrypoint"))
+            .env("FIRELENS_STOP_DELAY_SECS", stop_delay_secs.to_string())
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .unwrap()
+    }
+
+    /// Readiness: the entrypoint has written its start file.
+    fn wait_started(&self) -> String {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        loop {
+            if let Ok(args) = std::fs::read_to_string(self.path("started")) {
+                if !args.is_empty() {
+                    return args;
+                }
+            }
+            assert!(Instant::now() < deadline, "the entrypoint did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn include(&self, name: &str) -> String {
+        std::fs::read_to_string(self.path("firelens").join(name)).unwrap()
+    }
+}
+
+fn script(path: &Path, body: &str) {
+    std::fs::write(path, format!("#!/bin/sh\n{body}")).unwrap();
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o755)).unwrap();
+}
+
+fn terminate(child: &Child) -> f64 {
+    let sent = now();
+    let ok = Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    assert!(ok.success());
+    sent
+}
+
+fn now() -> f64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs_f64()
+}
+
+fn finish(mut child: Child) -> (i32, String) {
+    let status = child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    (status.code().unwrap_or(-1), stderr)
+}
+
+#[test]
+fn a_working_aot_file_is_kept_and_sigterm_reaches_fluent_bit_after_the_delay() {
+    let image = Image::new(true);
+    let child = image.start(1);
+    assert_eq!(image.wait_started().trim(), "-c /fluent-bit/etc/fluent-bit.conf");
+    let sent = terminate(&child);
+    let (code, stderr) = finish(child);
+    let received: f64 = std::fs::read_to_string(image.path("term"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    assert!(
+        received - sent >= 1.0,
+        "SIGTERM passed on after {:.2} s",
+        received - sent
+    );
+    assert_eq!(code, 3, "the entrypoint's exit status: {stderr}");
+    assert!(image.include("firelens.conf").contains("firelens_filter.aot"));
+    assert!(
+        stderr.contains("AOT filter module loads in Fluent Bit v4.2.2"),
+        "{stderr}"
+    );
+    let checks = std::fs::read_to_string(image.path("checks")).unwrap();
+    assert_eq!(checks.lines().count(), 1, "one check, of the AOT file: {checks}");
+}
+
+#[test]
+fn an_aot_file_this_fluent_bit_refuses_falls_back_to_the_portable_module_loudly() {
+    let image = Image::new(false);
+    let child = image.start(0);
+    image.wait_started();
+    terminate(&child);
+    let (code, stderr) = finish(child);
+    assert_eq!(code, 3);
+    for name in ["firelens.conf", "firelens.yaml"] {
+        let text = image.include(name);
+        assert!(
+            text.contains("firelens_filter.wasm") && !text.contains(".aot"),
+            "{name}: {text}"
+        );
+    }
+    assert!(
+        stderr.contains("WARNING") && stderr.contains("does not load"),
+        "{stderr}"
+    );
+    assert!(stderr.contains("AOT module load failed"), "says why: {stderr}");
+    let checks = std::fs::read_to_string(image.path("checks")).unwrap();
+    assert!(
+        checks
+            .lines()
+            .nth(1)
+            .is_some_and(|l| l.contains("firelens_filter.wasm")),
+        "the fallback is checked too: {checks}"
+    );
+    assert!(!stderr.contains("ERROR"), "the portable module works: {stderr}");
+}
+
+#[test]
+fn the_image_runs_it_and_the_stop_delay_fits_the_stop_timeout() {
+    let dockerfile = std::fs::read_to_string(workspace_root().join("Dockerfile")).unwrap();
+    assert!(dockerfile.contains("COPY fluent-bit/router-start.sh /fluent-bit/firelens/router-start.sh"));
+    assert!(dockerfile.contains(r#"CMD ["/fluent-bit/firelens/router-start.sh"]"#));
+    let script = std::fs::read_to_string(workspace_root().join("fluent-bit/router-start.sh")).unwrap();
+    let delay: u64 = script
+        .split("FIRELENS_STOP_DELAY_SECS:-")
+        .nth(1)
+        .and_then(|s| s.split('}').next())
+        .and_then(|s| s.parse().ok())
+        .expect("a default stop delay");
+    // The orphan of a line (no last part) is flushed within 1.5 × Flush_Ms,
+    // measured (bench/fluent-bit-multiline.sh).
+    let conf = std::fs::read_to_string(workspace_root().join("fluent-bit/firelens.conf")).unwrap();
+    let flush_ms: u64 = conf
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Flush_Ms"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(delay * 1000 >= flush_ms * 3 / 2, "delay {delay} s, Flush_Ms {flush_ms}");
+    let grace: u64 = conf
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("Grace"))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    let task: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(workspace_root().join("examples/ecs/task-definition.json")).unwrap(),
+    )
+    .unwrap();
+    let stop = task["containerDefinitions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "log_router")
+        .unwrap()["stopTimeout"]
+        .as_u64()
+        .unwrap();
+    assert!(
+        delay + grace < stop,
+        "delay {delay} + Grace {grace} within stopTimeout {stop}"
+    );
+}
