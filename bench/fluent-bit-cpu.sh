@@ -35,6 +35,20 @@ if [ -n "${WAMRC:-}" ]; then
   FLOOR_AOT="$work/floor.aot"
 fi
 
+# The shipped includes' multiline filters, as they stand in the files: the
+# partial join (firelens.conf) and the partial join plus stack-trace joining
+# (firelens-stacktraces.conf), put ahead of the module in the rows below.
+multiline_filters() {
+  python3 - "$1" <<'PY'
+import re, sys
+text = open(sys.argv[1]).read()
+parts = re.split(r"(?m)^(?=\[)", text)
+print("".join(p for p in parts if p.startswith("[FILTER]") and re.search(r"(?m)^\s*Name\s+multiline\s*$", p)).rstrip())
+PY
+}
+PARTIAL=$(multiline_filters fluent-bit/firelens.conf)
+STACKTRACES=$(multiline_filters fluent-bit/firelens-stacktraces.conf)
+
 cat > "$work/parsers.conf" <<CONF
 [PARSER]
     Name   json
@@ -49,13 +63,14 @@ config() {
     Grace        1
     Log_Level    warn
     Parsers_File $work/parsers.conf
+    Parsers_File $PWD/fluent-bit/firelens-parsers.conf
 [INPUT]
     Name         tail
     Path         $work/corpus/records.jsonl
     Parser       json
     Tag          web-firelens-1
     Read_From_Head true
-    Exit_On_Eof  true
+    Exit_On_Eof  ${EXIT_ON_EOF:-true}
     Buffer_Max_Size 2M
 $2
 $3
@@ -72,9 +87,14 @@ declare -A FILTERS=([none]="" [classic]="$classic" [wasm-interpreted]="$(wasm "$
   [floor-drop-interpreted]="$(wasm "$work/floor.wasm" drop)" [floor-copy-interpreted]="$(wasm "$work/floor.wasm" copy)"
   [floor-scan-interpreted]="$(wasm "$work/floor.wasm" scan)")
 names=(none classic floor-drop-interpreted floor-copy-interpreted floor-scan-interpreted wasm-interpreted)
+FILTERS[partial+wasm-interpreted]="$PARTIAL"$'\n'"$(wasm "$WASM")"
+FILTERS[stacktraces+wasm-interpreted]="$STACKTRACES"$'\n'"$(wasm "$WASM")"
+names+=(partial+wasm-interpreted stacktraces+wasm-interpreted)
 if [ -f "$AOT" ]; then
   FILTERS[wasm-aot]="$(wasm "$AOT")"
-  names+=(wasm-aot)
+  FILTERS[partial+wasm-aot]="$PARTIAL"$'\n'"$(wasm "$AOT")"
+  FILTERS[stacktraces+wasm-aot]="$STACKTRACES"$'\n'"$(wasm "$AOT")"
+  names+=(wasm-aot partial+wasm-aot stacktraces+wasm-aot)
 fi
 if [ -n "$FLOOR_AOT" ]; then
   FILTERS[floor-drop-aot]="$(wasm "$FLOOR_AOT" drop)"
@@ -83,10 +103,25 @@ if [ -n "$FLOOR_AOT" ]; then
 fi
 
 echo "== correctness in $("$FB" --version | head -n1), $N records"
-for name in wasm-interpreted wasm-aot; do
+for name in wasm-interpreted partial+wasm-interpreted stacktraces+wasm-interpreted wasm-aot partial+wasm-aot stacktraces+wasm-aot; do
   [ -n "${FILTERS[$name]:-}" ] || continue
-  config "check-$name" "${FILTERS[$name]}" "$(printf '[OUTPUT]\n    Name file\n    Match *\n    Path %s\n    File %s.out\n    Format plain\n' "$work" "$name")"
-  "$FB" -c "$work/check-$name.conf" > "$work/$name.log" 2>&1
+  # No Exit_On_Eof here: it stops Fluent Bit at once, before the multiline
+  # filters flush the lines they hold (FireLens's forward input never hits
+  # EOF). Stop when the output stops growing, as a router is stopped.
+  EXIT_ON_EOF=false config "check-$name" "${FILTERS[$name]}" "$(printf '[OUTPUT]\n    Name file\n    Match *\n    Path %s\n    File %s.out\n    Format plain\n' "$work" "$name")"
+  "$FB" -c "$work/check-$name.conf" > "$work/$name.log" 2>&1 &
+  fb=$!
+  python3 - "$work/$name.out" <<'PY'
+import os, sys, time
+# Until the file has not grown for 5 s (at most 10 minutes).
+last, still, t0 = -1, time.time(), time.time()
+while time.time() - still < 5 and time.time() - t0 < 600:
+    size = os.path.getsize(sys.argv[1]) if os.path.exists(sys.argv[1]) else 0
+    if size != last:
+        last, still = size, time.time()
+    time.sleep(0.2)
+PY
+  kill -TERM "$fb"; wait "$fb" || true
   python3 - "$work/corpus" "$work/$name.out" "$name" "$work/$name.log" <<'PY'
 import json, sys
 corpus, out, name, log = sys.argv[1:]

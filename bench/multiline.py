@@ -129,6 +129,7 @@ class FluentBit:
         text = text.replace("/fluent-bit/firelens/firelens-parsers.conf", os.path.join(repo, "fluent-bit/firelens-parsers.conf"))
         text = text.replace("/fluent-bit/firelens-rules", rules)
         text = re.sub(r"(?m)^(\s+Port\s+)8880$", rf"\g<1>{receiver_port}", text)
+        text = re.sub(r"(?m)^(\s+HTTP_Port\s+)2020$", rf"\g<1>{self.http}", text)
         inc = os.path.join(firelens, "include.conf")
         open(inc, "w").write(text)
         main = os.path.join(work, "main.conf")
@@ -136,9 +137,6 @@ class FluentBit:
             f"""[SERVICE]
     Flush        1
     Log_Level    info
-    HTTP_Server  On
-    HTTP_Listen  127.0.0.1
-    HTTP_Port    {self.http}
 [INPUT]
     Name   forward
     Listen 127.0.0.1

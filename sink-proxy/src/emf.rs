@@ -6,10 +6,12 @@
 //! Counters are written as what they gained in the interval (CloudWatch
 //! sums data points); gauges (spool bytes, delivery lag) as their value.
 //! Only a task's configured destinations are written, so that an unused
-//! destination costs no custom metric.
+//! destination costs no custom metric. The log router's own counters
+//! (`router`) join the line without a dimension when Fluent Bit answers.
 
 use crate::delivered::Destination;
 use crate::metrics::{AlertLabel, Metrics, dest};
+use crate::router;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use serde_json::{Map, Value, json};
@@ -25,6 +27,8 @@ pub const DEFAULT_NAMESPACE: &str = "FireLens/SinkProxy";
 pub struct Settings {
     pub interval: std::time::Duration,
     pub namespace: String,
+    /// Fluent Bit's HTTP server, for the router's counters; `None`: off.
+    pub fluent_bit: Option<router::Source>,
 }
 
 impl Settings {
@@ -53,6 +57,7 @@ impl Settings {
         Ok(Some(Self {
             interval: std::time::Duration::from_secs(secs),
             namespace,
+            fluent_bit: router::Source::from_env(env)?,
         }))
     }
 }
@@ -87,8 +92,14 @@ struct Reading {
 pub struct Snapshot(BTreeMap<Key, Reading>);
 
 impl Snapshot {
-    /// Reads `m` for the configured `destinations` and `alert_destinations`.
-    pub fn read(m: &Metrics, destinations: &[Destination], alert_destinations: &[&'static str]) -> Self {
+    /// Reads `m` for the configured `destinations` and `alert_destinations`,
+    /// and the log router's counters when Fluent Bit gave them.
+    pub fn read(
+        m: &Metrics,
+        destinations: &[Destination],
+        alert_destinations: &[&'static str],
+        router: Option<&router::Counters>,
+    ) -> Self {
         let mut s = BTreeMap::new();
         let mut put = |dimension, name, unit, kind, value: u64| {
             s.insert(
@@ -109,6 +120,14 @@ impl Snapshot {
         put(None, "SpoolBytes", "Bytes", G, m.spool_bytes_now());
         put(None, "SpoolFull", "Count", C, m.spool_full.get());
         put(None, "AlertErrors", "Count", C, m.alert_errors.get());
+        if let Some(r) = router {
+            put(None, "RouterRecordsIn", "Count", C, r.records_in);
+            put(None, "HealthChecksDropped", "Count", C, r.health_checks_dropped);
+            put(None, "RouterRecordsOut", "Count", C, r.records_out);
+            put(None, "RouterRetries", "Count", C, r.retries);
+            put(None, "RouterRetriesFailed", "Count", C, r.retries_failed);
+            put(None, "RouterRecordsDropped", "Count", C, r.records_dropped);
+        }
         for d in destinations {
             let dim = Some(("Destination", d.name()));
             let label = dest(*d);
@@ -198,8 +217,14 @@ impl Writer {
 }
 
 /// Writes a line set every interval until `stop`, and a last one then.
-pub async fn run(settings: Settings, read: impl Fn() -> Snapshot + Send, mut stop: tokio::sync::watch::Receiver<bool>) {
+pub async fn run(
+    settings: Settings,
+    read: impl Fn(Option<&router::Counters>) -> Snapshot + Send,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+) {
     let mut before = Snapshot::default();
+    // Said once when Fluent Bit stops answering, once when it answers again.
+    let mut router_failing: Option<String> = None;
     let mut tick = tokio::time::interval(settings.interval);
     tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
     tick.tick().await;
@@ -208,7 +233,25 @@ pub async fn run(settings: Settings, read: impl Fn() -> Snapshot + Send, mut sto
             _ = tick.tick() => false,
             _ = stop.changed() => true,
         };
-        let now = read();
+        let counters = match &settings.fluent_bit {
+            None => None,
+            Some(source) => match source.read().await {
+                Ok(c) => {
+                    if router_failing.take().is_some() {
+                        tracing::info!("Fluent Bit's counters are readable again");
+                    }
+                    Some(c)
+                }
+                Err(e) => {
+                    if router_failing.is_none() {
+                        tracing::warn!(error = %e, "cannot read Fluent Bit's counters; the Router* and HealthChecksDropped metrics are left out until it answers");
+                    }
+                    router_failing = Some(e);
+                    None
+                }
+            },
+        };
+        let now = read(counters.as_ref());
         let text: String = now
             .lines(&before, &settings.namespace, crate::spool::now_ms() as i64)
             .into_iter()
@@ -271,13 +314,13 @@ mod tests {
     fn counters_are_written_as_gains_and_gauges_as_values() {
         let m = Metrics::new();
         let dests = [Destination::Firehose, Destination::CloudWatch];
-        let zero = Snapshot::read(&m, &dests, &["slack"]);
+        let zero = Snapshot::read(&m, &dests, &["slack"], None);
         m.records_in.inc_by(10);
         m.marked_records.inc_by(2);
         m.delivered_records
             .get_or_create(&dest(Destination::Firehose))
             .inc_by(10);
-        let first = Snapshot::read(&m, &dests, &["slack"]);
+        let first = Snapshot::read(&m, &dests, &["slack"], None);
         let lines = first.lines(&zero, "FireLens/test", 1_000);
         assert_eq!(lines.len(), 4, "no dimension, two destinations, one alert destination");
         let values: Vec<Value> = lines.iter().map(|l| assert_valid_emf(l)).collect();
@@ -301,7 +344,7 @@ mod tests {
             "unconfigured: not written"
         );
         // Nothing new: counters write 0.
-        let second = Snapshot::read(&m, &dests, &["slack"]);
+        let second = Snapshot::read(&m, &dests, &["slack"], None);
         let again: Vec<Value> = second
             .lines(&first, "n", 2_000)
             .iter()
@@ -313,5 +356,36 @@ mod tests {
             .unwrap();
         assert_eq!(global["RecordsIn"], 0.0);
         assert_eq!(global["SpoolBytes"], 0.0, "no spool");
+        assert!(
+            global.get("HealthChecksDropped").is_none(),
+            "no router counters: left out"
+        );
+    }
+
+    #[test]
+    fn the_router_counters_are_written_as_gains() {
+        let m = Metrics::new();
+        let at = |dropped, records_in| router::Counters {
+            records_in,
+            health_checks_dropped: dropped,
+            records_out: records_in - dropped,
+            ..Default::default()
+        };
+        let first = Snapshot::read(&m, &[], &[], Some(&at(30, 100)));
+        let second = Snapshot::read(&m, &[], &[], Some(&at(45, 160)));
+        let line = |now: &Snapshot, before: &Snapshot| -> Value { assert_valid_emf(&now.lines(before, "n", 1)[0]) };
+        let v = line(&first, &Snapshot::default());
+        assert_eq!(
+            (v["HealthChecksDropped"].as_f64(), v["RouterRecordsIn"].as_f64()),
+            (Some(30.0), Some(100.0))
+        );
+        let v = line(&second, &first);
+        assert_eq!(
+            (v["HealthChecksDropped"].as_f64(), v["RouterRecordsOut"].as_f64()),
+            (Some(15.0), Some(45.0))
+        );
+        // Fluent Bit restarted: its counters start again; no negative gain.
+        let v = line(&Snapshot::read(&m, &[], &[], Some(&at(2, 10))), &second);
+        assert_eq!(v["HealthChecksDropped"], 0.0);
     }
 }

@@ -21,6 +21,7 @@ pub mod plan;
 pub mod proxy;
 pub mod retry;
 pub mod route;
+pub mod router;
 pub mod secret;
 pub mod server;
 pub mod spool;

@@ -218,7 +218,9 @@ impl Proxy {
         let (stop, stopped) = tokio::sync::watch::channel(false);
         let proxy = self.clone();
         let (destinations, alerts) = (self.destinations(), self.alert_destinations());
-        let read = move || crate::emf::Snapshot::read(&proxy.metrics, &destinations, &alerts);
+        let read = move |router: Option<&crate::router::Counters>| {
+            crate::emf::Snapshot::read(&proxy.metrics, &destinations, &alerts, router)
+        };
         crate::emf::Writer {
             stop,
             task: tokio::spawn(crate::emf::run(settings, read, stopped)),

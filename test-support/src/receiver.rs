@@ -1,6 +1,7 @@
-//! An HTTP receiver on 127.0.0.1 standing in for Slack, a generic webhook
-//! or an SNS HTTP subscription: it records every request and answers as
-//! told (200, 429 with `Retry-After`, 500, or never).
+//! An HTTP receiver on 127.0.0.1 standing in for Slack, a generic webhook,
+//! an SNS HTTP subscription or Fluent Bit's HTTP server: it records every
+//! request and answers as told (200, a JSON body, 429 with `Retry-After`,
+//! 500, or never).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -13,6 +14,8 @@ use std::time::{Duration, Instant};
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Answer {
     Ok,
+    /// 200 with this JSON body.
+    Json(&'static str),
     TooMany {
         retry_after_secs: u64,
     },
@@ -71,6 +74,11 @@ impl Receiver {
                             let mut resp = hyper::Response::new(Full::new(Bytes::from_static(b"ok")));
                             match answer {
                                 Answer::Ok => {}
+                                Answer::Json(body) => {
+                                    *resp.body_mut() = Full::new(Bytes::from_static(body.as_bytes()));
+                                    resp.headers_mut()
+                                        .insert("content-type", "application/json".parse().unwrap());
+                                }
                                 Answer::TooMany { retry_after_secs } => {
                                     *resp.status_mut() = hyper::StatusCode::TOO_MANY_REQUESTS;
                                     resp.headers_mut()

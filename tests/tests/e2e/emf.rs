@@ -6,6 +6,11 @@ use serde_json::{Value, json};
 use std::time::{Duration, Instant};
 use test_support::fluent_bit::{Chunk, post_chunk};
 use test_support::process::{Extra, ProxyProcess};
+use test_support::receiver::{Answer, Receiver};
+
+/// Fluent Bit 4.2.2's /api/v1/metrics with the include in place, after 100
+/// records of which 30 were health checks.
+const FLUENT_BIT_METRICS: &str = include_str!("../../../sink-proxy/tests/fixtures/fluent-bit-4.2.2-metrics.json");
 
 fn lines(marked: usize, total: usize) -> Vec<String> {
     let now = std::time::SystemTime::now()
@@ -36,6 +41,8 @@ fn sum(emf: &[Value], dimension: Option<(&str, &str)>, name: &str) -> f64 {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn metrics_reach_stdout_as_emf_and_add_up() {
     let fake = FakeAws::start().await;
+    // Fluent Bit's HTTP server, answering as 4.2.2 did.
+    let fluent_bit = Receiver::start(Answer::Json(FLUENT_BIT_METRICS)).await.unwrap();
     let out = std::env::temp_dir().join(format!("emf-{}.out", std::process::id()));
     let _ = std::fs::remove_file(&out);
     let mut proxy = ProxyProcess::start_extra(
@@ -45,6 +52,10 @@ async fn metrics_reach_stdout_as_emf_and_add_up() {
             env: vec![
                 ("SINK_PROXY_EMF_INTERVAL_SECS".into(), "1".into()),
                 ("SINK_PROXY_EMF_NAMESPACE".into(), "FireLens/test".into()),
+                (
+                    "SINK_PROXY_FLUENT_BIT_METRICS_URL".into(),
+                    fluent_bit.url("/api/v1/metrics"),
+                ),
             ],
             stdout: Some(out.clone()),
             ..Extra::default()
@@ -116,4 +127,62 @@ async fn metrics_reach_stdout_as_emf_and_add_up() {
         emf.iter().all(|v| v.get("AlertDestination").is_none()),
         "no alert destination configured"
     );
+    // Fluent Bit's counters, read at each interval, written as gains: the
+    // same answer every time, so they add up to it once.
+    assert!(fluent_bit.received("/api/v1/metrics").len() >= 3);
+    assert_eq!(sum(&emf, None, "HealthChecksDropped"), 30.0, "{text}");
+    assert_eq!(sum(&emf, None, "RouterRecordsIn"), 100.0);
+    assert_eq!(sum(&emf, None, "RouterRecordsOut"), 70.0);
+    assert_eq!(sum(&emf, None, "RouterRecordsDropped"), 0.0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn without_fluent_bits_counters_the_router_metrics_are_left_out() {
+    let fake = FakeAws::start().await;
+    let gone = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap();
+    let out = std::env::temp_dir().join(format!("emf-nofb-{}.out", std::process::id()));
+    let log = std::env::temp_dir().join(format!("emf-nofb-{}.log", std::process::id()));
+    let _ = (std::fs::remove_file(&out), std::fs::remove_file(&log));
+    let mut proxy = ProxyProcess::start_extra(
+        &fake.endpoint,
+        &["--delivery-stream", "logs"],
+        Extra {
+            env: vec![
+                ("SINK_PROXY_EMF_INTERVAL_SECS".into(), "1".into()),
+                (
+                    "SINK_PROXY_FLUENT_BIT_METRICS_URL".into(),
+                    format!("http://{gone}/api/v1/metrics"),
+                ),
+                ("SINK_PROXY_LOG".into(), "warn".into()),
+            ],
+            stdout: Some(out.clone()),
+            log: Some(log.clone()),
+            ..Extra::default()
+        },
+    )
+    .await
+    .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while std::fs::read_to_string(&out).unwrap_or_default().lines().count() < 2 {
+        assert!(Instant::now() < deadline, "no EMF lines on stdout");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    proxy.terminate(Duration::from_secs(30)).unwrap();
+    let text = std::fs::read_to_string(&out).unwrap();
+    let _ = std::fs::remove_file(&out);
+    assert!(text.contains("\"RecordsIn\""), "{text}");
+    assert!(
+        !text.contains("HealthChecksDropped") && !text.contains("Router"),
+        "{text}"
+    );
+    let log = std::fs::read_to_string(&log).unwrap_or_default();
+    assert_eq!(
+        log.matches("cannot read Fluent Bit's counters").count(),
+        1,
+        "said once, not at every interval: {log}"
+    );
+    let _ = std::fs::remove_file(std::env::temp_dir().join(format!("emf-nofb-{}.log", std::process::id())));
 }
