@@ -255,6 +255,8 @@ fn readme_shows_how_to_reproduce_every_figure() {
     for command in [
         "cargo run --release -p wasm-host --bin filter-bench",
         "bench/fluent-bit-cpu.sh 200000 5",
+        "bench/fluent-bit-multiline.sh 30",
+        "bench/fluent-bit-router-load.sh 1,4,8 20",
         "scripts/test.sh",
         "scripts/fuzz.sh",
         "scripts/demo.sh",
