@@ -76,10 +76,10 @@ impl Image {
     fn wait_started(&self) -> String {
         let deadline = Instant::now() + Duration::from_secs(30);
         loop {
-            if let Ok(args) = std::fs::read_to_string(self.path("started")) {
-                if !args.is_empty() {
-                    return args;
-                }
+            if let Ok(args) = std::fs::read_to_string(self.path("started"))
+                && !args.is_empty()
+            {
+                return args;
             }
             assert!(Instant::now() < deadline, "the entrypoint did not start");
             std::thread::sleep(Duration::from_millis(20));
