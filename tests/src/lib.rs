@@ -209,3 +209,16 @@ pub fn read_records(path: &Path) -> Result<Vec<Value>> {
         .map(|(i, l)| serde_json::from_str(l).with_context(|| format!("{}:{}", path.display(), i + 1)))
         .collect()
 }
+
+/// How long the image's log router command (fluent-bit/router-start.sh)
+/// holds SIGTERM back before Fluent Bit gets it: its default.
+pub fn router_stop_delay_secs() -> u64 {
+    let script = std::fs::read_to_string(wasm_host::corpus::workspace_root().join("fluent-bit/router-start.sh"))
+        .expect("fluent-bit/router-start.sh");
+    script
+        .split("FIRELENS_STOP_DELAY_SECS:-")
+        .nth(1)
+        .and_then(|s| s.split('}').next())
+        .and_then(|s| s.parse().ok())
+        .expect("a default FIRELENS_STOP_DELAY_SECS")
+}
