@@ -255,6 +255,24 @@ def interleaved(fb, rx):
     check("2 joined lines and 3 whole ones, the stderr one marked", ok, f"lengths {logs}")
 
 
+def two_containers(fb, rx):
+    print("== two containers' parts interleaved")
+    a = parts("a" * (2 * PART + 3), "same-id", container="web")
+    b = parts("b" * (2 * PART + 5) + " ERROR", "same-id", container="worker")  # the same partial_id, another tag
+    fb.send("web-firelens-1", [a[0]])
+    fb.send("worker-firelens-1", [b[0]])
+    fb.send("web-firelens-1", [a[1]])
+    fb.send("worker-firelens-1", [b[1]])
+    fb.send("web-firelens-1", [a[2]])
+    fb.send("worker-firelens-1", [b[2]])
+    web = wait_for(rx, "web-firelens-1", 1, 30)
+    worker = wait_for(rx, "worker-firelens-1", 1, 30)
+    ok = [r["log"] for r in web] == ["a" * (2 * PART + 3)] and [r["log"] for r in worker] == ["b" * (2 * PART + 5) + " ERROR"] \
+        and [r.get("log_class") for r in web + worker] == [None, "error"]
+    check("each container's line whole, under its own tag, even with the same partial_id", ok,
+          f"web {[len(r['log']) for r in web]}, worker {[len(r['log']) for r in worker]}")
+
+
 def out_of_order(fb, rx, flush_ms):
     print("== out of order (fluent-bit issue 10167): parts 4-1-2-3")
     tag = "order-firelens-1"
@@ -320,13 +338,20 @@ def stack_traces(fb, rx):
     }
     for name, (cls, lines) in traces.items():
         tag = f"trace-{name}-firelens-1"
-        after = "GET /next 200"
-        fb.send(tag, [dict(container_id="c0ffee", container_name="app", source="stderr", log=l) for l in lines + [after]])
-        got = wait_for(rx, tag, 2, 30)
-        ok = len(got) == 2 and got[0]["log"] == "\n".join(lines) and got[0].get("log_class") == cls \
-            and got[1]["log"] == after
-        check(f"{name}: one event, log_class {cls}", ok,
-              f"{len(got)} records: {[r['log'][:40] for r in got]} {[r.get('log_class') for r in got]}")
+        other = f"other-{name}-firelens-1"
+        rec = lambda l: dict(container_id="c0ffee", container_name="app", source="stderr", log=l)
+        fb.send(tag, [rec("GET /before 200")])
+        for i, l in enumerate(lines):
+            fb.send(tag, [rec(l)])
+            fb.send(other, [rec(f"other container line {i}")])  # another container's lines between
+        fb.send(tag, [rec("GET /after 200")])
+        got = wait_for(rx, tag, 3, 30)
+        others = wait_for(rx, other, len(lines), 30)
+        ok = [r["log"] for r in got] == ["GET /before 200", "\n".join(lines), "GET /after 200"] \
+            and [r.get("log_class") for r in got] == [None, cls, None] \
+            and [r["log"] for r in others] == [f"other container line {i}" for i in range(len(lines))]
+        check(f"{name}: one event between two ordinary lines, log_class {cls}; the other container's lines untouched", ok,
+              f"{len(got)} records: {[r['log'][:40] for r in got]} {[r.get('log_class') for r in got]}; {len(others)} others")
 
 
 def sustained(fb, rx, seconds, flush_ms, control=False):
@@ -457,6 +482,7 @@ def main():
         try:
             long_lines(fb, rx)
             interleaved(fb, rx)
+            two_containers(fb, rx)
             out_of_order(fb, rx, flush_ms)
             orphan(fb, rx, flush_ms)
             late_last_part(fb, rx, flush_ms)

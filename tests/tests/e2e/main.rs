@@ -1,7 +1,8 @@
 //! End to end, in one test binary (each one more would cost CI a link of
 //! every dependency): the labelled corpus through the module and the proxy
 //! (`corpus`); the shipped include, rules and settings (`shipped_config`);
-//! the ECS and Terraform examples (`deployment`); and operating it: alerts
+//! the ECS and Terraform examples (`deployment`); joined long lines and
+//! stack traces through the module (`joined`); and operating it: alerts
 //! (`alerts`), metrics as EMF (`emf`), the startup check behind the
 //! container health check (`startup`), and the log router's command in the
 //! image (`router_start`). The reliability suite, long and
@@ -11,6 +12,7 @@ mod alerts;
 mod corpus;
 mod deployment;
 mod emf;
+mod joined;
 mod router_start;
 mod shipped_config;
 mod startup;
