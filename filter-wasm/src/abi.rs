@@ -4,9 +4,10 @@
 //!
 //! Host contract (Fluent Bit v4.2.2 plugins/filter_wasm/filter_wasm.c and src/wasm/flb_wasm.c):
 //! the tag and record are NUL-terminated copies in our linear memory,
-//! allocated with the `malloc` we export (build.rs) and freed after the call; the returned C string is copied (`strdup`) before that and
-//! never freed, so the output buffer is ours to reuse; `""` drops the record,
-//! and a trap drops it too, so nothing here may panic.
+//! allocated with the `malloc` we export (build.rs) and freed after the
+//! call; the returned C string is copied (`strdup`) before that and never
+//! freed, so the output buffer is ours to reuse; `""` drops the record, and
+//! a trap drops it too, so nothing here may panic.
 
 use crate::rules::{RULES_DIR, RULES_PATH, RulesFile};
 use crate::{Class, Classifier, Memo};

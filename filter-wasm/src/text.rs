@@ -193,11 +193,11 @@ impl TextMatcher {
             }
         }
         if !state.error && class & !LITERAL != 0 {
-            let before = t.get(..i).unwrap_or_default();
             state.error = match c {
                 b'[' => {
                     self.bracket_level(t, i)
-                        || (self.stack_traces && stack::go_dump_at(before, t.get(i..).unwrap_or_default()))
+                        || (self.stack_traces
+                            && stack::go_dump_at(t.get(..i).unwrap_or_default(), t.get(i..).unwrap_or_default()))
                 }
                 b'=' => self.logfmt_pair(t, i),
                 b'"' => {

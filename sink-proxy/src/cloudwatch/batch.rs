@@ -103,6 +103,40 @@ pub fn continues_suffix(k: usize, n: usize) -> String {
     format!(" …[{k}/{n}]")
 }
 
+/// The reader's side of [`split_oversized`]: messages in order, each split
+/// one's parts joined and their markers removed. Parts must be complete
+/// and consecutive, as one call (or one stream, in order) holds them.
+pub fn rejoin<'a>(messages: impl IntoIterator<Item = &'a str>) -> Option<String> {
+    let messages: Vec<&str> = messages.into_iter().collect();
+    let mut out = String::new();
+    let mut i = 0;
+    while let Some(first) = messages.get(i) {
+        let Some(n) = parts_of(first) else {
+            out.push_str(first);
+            i += 1;
+            continue;
+        };
+        for k in 1..=n {
+            let mut m = *messages.get(i + k - 1)?;
+            if k > 1 {
+                m = m.strip_prefix(&continued_prefix(k, n))?;
+            }
+            if k < n {
+                m = m.strip_suffix(&continues_suffix(k, n))?;
+            }
+            out.push_str(m);
+        }
+        i += n;
+    }
+    Some(out)
+}
+
+/// `n` when `m` is the first part of a message split in `n`.
+fn parts_of(m: &str) -> Option<usize> {
+    let tail = m.rsplit_once(" …[1/")?.1;
+    tail.strip_suffix(']')?.parse().ok()
+}
+
 /// PutLogEvents calls planned for a set of events.
 #[derive(Debug, Default, PartialEq, Eq)]
 pub struct Planned {
@@ -190,7 +224,7 @@ mod tests {
         // timestamp order.
         let mut want: Vec<&LogEvent> = input.iter().collect();
         want.sort_by_key(|e| e.timestamp);
-        let joined: String = rejoin(out.iter().flatten());
+        let joined = rejoin(out.iter().flatten().map(|e| e.message.as_str())).unwrap();
         let expected: String = want.iter().map(|e| e.message.as_str()).collect();
         assert_eq!(joined, expected);
         let flat: Vec<&LogEvent> = out.iter().flatten().collect();
@@ -232,39 +266,6 @@ mod tests {
         assert_valid(&input, &out, MAX_EVENT_BYTES);
     }
 
-    /// The parts of split messages joined, their markers removed.
-    fn rejoin<'a>(events: impl Iterator<Item = &'a LogEvent>) -> String {
-        let events: Vec<&LogEvent> = events.collect();
-        let mut out = String::new();
-        let mut i = 0;
-        while i < events.len() {
-            let first = &events[i].message;
-            let Some(n) = parts_of(first) else {
-                out.push_str(first);
-                i += 1;
-                continue;
-            };
-            for k in 1..=n {
-                let mut m = events[i + k - 1].message.as_str();
-                if k > 1 {
-                    m = m.strip_prefix(&continued_prefix(k, n)).expect("continued marker");
-                }
-                if k < n {
-                    m = m.strip_suffix(&continues_suffix(k, n)).expect("continues marker");
-                }
-                out.push_str(m);
-            }
-            i += n;
-        }
-        out
-    }
-
-    /// `n` when `m` is the first part of a message split in `n`.
-    fn parts_of(m: &str) -> Option<usize> {
-        let tail = m.rsplit_once(" …[1/")?.1;
-        tail.strip_suffix(']')?.parse().ok()
-    }
-
     #[test]
     fn oversized_events_split_at_char_boundaries_in_order_with_markers() {
         let msg = format!("{}\u{1F600}{}", "a".repeat(975), "\u{30a8}".repeat(400));
@@ -282,7 +283,10 @@ mod tests {
         );
         assert!(parts[1].message.starts_with("[2/3]… \u{1F600}") && parts[1].message.ends_with(" …[2/3]"));
         assert!(parts[2].message.starts_with("[3/3]… ") && parts[2].message.ends_with('\u{30a8}'));
-        assert_eq!(rejoin(parts.iter()), msg);
+        assert_eq!(
+            rejoin(parts.iter().map(|e| e.message.as_str())).as_deref(),
+            Some(msg.as_str())
+        );
         // Up to the limit, one event, unmarked.
         let fits = ev(1, &"b".repeat(2000));
         assert_eq!(split_oversized(fits.clone(), 2000), vec![fits]);
@@ -298,7 +302,10 @@ mod tests {
         let sizes: Vec<usize> = out.iter().flatten().map(|e| e.message.len()).collect();
         assert_eq!(sizes.len(), 2);
         assert!(sizes.iter().all(|&s| s <= old), "{sizes:?}");
-        assert_eq!(rejoin(out.iter().flatten()), "q".repeat(old + 1));
+        assert_eq!(
+            rejoin(out.iter().flatten().map(|e| e.message.as_str())),
+            Some("q".repeat(old + 1))
+        );
         // A limit above what a call can carry is capped to it.
         let out = batches(vec![ev(0, &"q".repeat(MAX_BATCH_BYTES))], usize::MAX).calls;
         assert_valid(&[ev(0, &"q".repeat(MAX_BATCH_BYTES))], &out, MAX_EVENT_BYTES);

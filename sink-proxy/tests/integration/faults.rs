@@ -6,7 +6,7 @@ use crate::support;
 
 use local_aws::fake::{FakeAws, Fault};
 use serde_json::{Value, json};
-use sink_proxy::cloudwatch::batch::{continued_prefix, continues_suffix};
+use sink_proxy::cloudwatch::batch::{continues_suffix, rejoin};
 use std::collections::HashMap;
 use std::time::{Duration, Instant};
 use support::{RunningProxy, now_secs, post_chunk, sdk_config};
@@ -327,18 +327,8 @@ async fn gzip_records_and_oversized_events_keep_every_byte() {
         let n = parts.len();
         assert!(n >= 3 && parts.iter().all(|p| p.len() <= 1024));
         // Marked as parts k of n; without the markers, the message.
-        let mut joined = String::new();
-        for (i, p) in parts.iter().enumerate() {
-            let k = i + 1;
-            let mut p = *p;
-            if k > 1 {
-                p = p.strip_prefix(&continued_prefix(k, n)).unwrap();
-            }
-            if k < n {
-                p = p.strip_suffix(&continues_suffix(k, n)).unwrap();
-            }
-            joined.push_str(p);
-        }
+        let joined = rejoin(parts.iter().copied()).expect("complete, marked parts");
+        assert!(parts[0].ends_with(&continues_suffix(1, n)), "{}", parts[0]);
         let mut want: Value = serde_json::from_str(sent.last().unwrap()).unwrap();
         want.as_object_mut().unwrap().retain(|k, _| k != "date");
         assert_eq!(joined, want.to_string());
