@@ -69,12 +69,23 @@ pub struct State {
     pub count_only: bool,
     pub record_count: u64,
     pub record_bytes: u64,
+    /// Lines in the accepted Firehose records (a last line without its
+    /// newline counts too).
+    pub record_lines: u64,
+    /// Firehose's billing: each record rounded up to a multiple of 5 KiB.
+    pub billed_units: u64,
     pub event_count: u64,
     /// Limit violations seen (must stay empty).
     pub violations: Vec<String>,
+    requests: u64,
 }
 
 impl State {
+    fn next_request_id(&mut self) -> String {
+        self.requests += 1;
+        format!("00000000-0000-4000-8000-{:012x}", self.requests)
+    }
+
     /// Every line in every accepted Firehose record of `stream`, in order.
     pub fn firehose_lines(&self, stream: &str) -> Vec<String> {
         self.records
@@ -111,6 +122,7 @@ pub struct FakeAws {
     pub endpoint: String,
     pub state: Arc<Mutex<State>>,
     task: tokio::task::JoinHandle<()>,
+    tls: Option<crate::tls::LoopbackTls>,
 }
 
 impl Drop for FakeAws {
@@ -120,9 +132,30 @@ impl Drop for FakeAws {
 }
 
 impl FakeAws {
+    /// Plain HTTP on a free loopback port.
     pub async fn start() -> Self {
+        Self::serve(None).await
+    }
+
+    /// HTTPS on a free loopback port, as AWS's endpoints are: a CA made for
+    /// this instance signs a certificate for 127.0.0.1; [`FakeAws::ca_file`]
+    /// holds the CA's PEM for the clients to trust (`SSL_CERT_FILE` for the
+    /// AWS SDK for Rust, `tls.ca_file` for Fluent Bit).
+    pub async fn start_tls() -> Self {
+        let tls = crate::tls::LoopbackTls::generate().expect("a loopback certificate");
+        Self::serve(Some(tls)).await
+    }
+
+    /// The CA to trust, when serving HTTPS.
+    pub fn ca_file(&self) -> Option<&std::path::Path> {
+        self.tls.as_ref().map(|t| t.ca_file.path())
+    }
+
+    async fn serve(tls: Option<crate::tls::LoopbackTls>) -> Self {
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-        let endpoint = format!("http://{}", listener.local_addr().unwrap());
+        let scheme = if tls.is_some() { "https" } else { "http" };
+        let endpoint = format!("{scheme}://{}", listener.local_addr().unwrap());
+        let acceptor = tls.as_ref().map(|t| t.acceptor.clone());
         let state = Arc::new(Mutex::new(State::default()));
         let st = state.clone();
         let task = tokio::spawn(async move {
@@ -133,51 +166,73 @@ impl FakeAws {
                 // As AWS's endpoints do: no Nagle delay on small answers.
                 let _ = stream.set_nodelay(true);
                 let st = st.clone();
+                let acceptor = acceptor.clone();
                 tokio::spawn(async move {
-                    let svc = service_fn(move |req: hyper::Request<hyper::body::Incoming>| {
-                        let st = st.clone();
-                        async move {
-                            let target = req
-                                .headers()
-                                .get("x-amz-target")
-                                .and_then(|v| v.to_str().ok())
-                                .and_then(|t| t.split('.').nth(1))
-                                .unwrap_or("")
-                                .to_owned();
-                            let body = req
-                                .into_body()
-                                .collect()
-                                .await
-                                .map(|b| b.to_bytes())
-                                .unwrap_or_default();
-                            let (status, answer, delay) = handle(&st, &target, &body);
-                            let slow = st.lock().map(|s| s.delay_all).unwrap_or_default();
-                            let delay = match (delay, slow) {
-                                (Some(d), Some(s)) => Some(d.max(s)),
-                                (d, s) => d.or(s),
-                            };
-                            if let Some(d) = delay {
-                                tokio::time::sleep(d).await;
-                            }
-                            let mut r = hyper::Response::new(Full::new(Bytes::from(answer.to_string())));
-                            *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
-                            r.headers_mut()
-                                .insert("content-type", "application/x-amz-json-1.1".parse().unwrap());
-                            Ok::<_, Infallible>(r)
-                        }
-                    });
-                    let _ = hyper::server::conn::http1::Builder::new()
-                        .serve_connection(TokioIo::new(stream), svc)
-                        .await;
+                    let svc = service_fn(move |req| answer(st.clone(), req));
+                    let http = hyper::server::conn::http1::Builder::new();
+                    let _ = match acceptor {
+                        None => http.serve_connection(TokioIo::new(stream), svc).await,
+                        Some(a) => match a.accept(stream).await {
+                            Ok(tls) => http.serve_connection(TokioIo::new(tls), svc).await,
+                            Err(_) => return,
+                        },
+                    };
                 });
             }
         });
-        Self { endpoint, state, task }
+        Self {
+            endpoint,
+            state,
+            task,
+            tls,
+        }
     }
 
     pub fn with<R>(&self, f: impl FnOnce(&mut State) -> R) -> R {
         f(&mut self.state.lock().unwrap())
     }
+}
+
+async fn answer(
+    st: Arc<Mutex<State>>,
+    req: hyper::Request<hyper::body::Incoming>,
+) -> Result<hyper::Response<Full<Bytes>>, Infallible> {
+    let target = req
+        .headers()
+        .get("x-amz-target")
+        .and_then(|v| v.to_str().ok())
+        .and_then(|t| t.split('.').nth(1))
+        .unwrap_or("")
+        .to_owned();
+    let body = req
+        .into_body()
+        .collect()
+        .await
+        .map(|b| b.to_bytes())
+        .unwrap_or_default();
+    let (status, answer, delay) = handle(&st, &target, &body);
+    let slow = st.lock().map(|s| s.delay_all).unwrap_or_default();
+    let delay = match (delay, slow) {
+        (Some(d), Some(s)) => Some(d.max(s)),
+        (d, s) => d.or(s),
+    };
+    if let Some(d) = delay {
+        tokio::time::sleep(d).await;
+    }
+    let mut r = hyper::Response::new(Full::new(Bytes::from(answer.to_string())));
+    *r.status_mut() = hyper::StatusCode::from_u16(status).unwrap();
+    let h = r.headers_mut();
+    h.insert("content-type", "application/x-amz-json-1.1".parse().unwrap());
+    // As AWS answers: Fluent Bit's CloudWatch output takes a 200 without
+    // one for a failure and sends the events again.
+    let id = st.lock().map(|mut s| s.next_request_id()).unwrap_or_default();
+    h.insert("x-amzn-requestid", id.parse().unwrap());
+    Ok(r)
+}
+
+fn lines_in(data: &[u8]) -> u64 {
+    let newlines = data.iter().filter(|&&b| b == b'\n').count() as u64;
+    newlines + u64::from(data.last().is_some_and(|&b| b != b'\n'))
 }
 
 fn error(status: u16, code: &str) -> (u16, Value, Option<Duration>) {
@@ -306,6 +361,8 @@ fn handle(state: &Mutex<State>, target: &str, body: &[u8]) -> (u16, Value, Optio
                 } else {
                     st.record_count += 1;
                     st.record_bytes += r.len() as u64;
+                    st.record_lines += lines_in(&r);
+                    st.billed_units += (r.len() as u64).div_ceil(5120).max(1);
                     if !st.count_only {
                         st.records.push((stream.clone(), r));
                     }

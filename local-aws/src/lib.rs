@@ -5,6 +5,7 @@
 //! fast stand-in that injects faults and checks every request limit.
 
 pub mod fake;
+pub mod tls;
 
 use anyhow::{Context, Result, bail};
 use std::net::TcpListener;

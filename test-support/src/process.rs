@@ -167,12 +167,7 @@ impl ProxyProcess {
 
     /// User + system CPU seconds so far.
     pub fn cpu_seconds(&self) -> Result<f64> {
-        let stat = std::fs::read_to_string(format!("/proc/{}/stat", self.pid()))?;
-        let fields: Vec<&str> = stat.rsplit_once(')').context("stat")?.1.split_whitespace().collect();
-        let ticks: f64 = String::from_utf8(Command::new("getconf").arg("CLK_TCK").output()?.stdout)?
-            .trim()
-            .parse()?;
-        Ok((fields[11].parse::<f64>()? + fields[12].parse::<f64>()?) / ticks)
+        cpu_seconds(self.pid())
     }
 
     /// Peak resident memory (VmHWM), in MiB.
@@ -200,6 +195,16 @@ impl Drop for ProxyProcess {
             let _ = std::fs::remove_dir_all(dir);
         }
     }
+}
+
+/// User + system CPU seconds a running process has used so far (Linux).
+pub fn cpu_seconds(pid: u32) -> Result<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat"))?;
+    let fields: Vec<&str> = stat.rsplit_once(')').context("stat")?.1.split_whitespace().collect();
+    let ticks: f64 = String::from_utf8(Command::new("getconf").arg("CLK_TCK").output()?.stdout)?
+        .trim()
+        .parse()?;
+    Ok((fields[11].parse::<f64>()? + fields[12].parse::<f64>()?) / ticks)
 }
 
 fn spawn(endpoint: &str, addr: SocketAddr, args: &[String], extra: &Extra) -> Result<Child> {
