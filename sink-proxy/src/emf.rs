@@ -120,9 +120,23 @@ impl Snapshot {
         put(None, "SpoolBytes", "Bytes", G, m.spool_bytes_now());
         put(None, "SpoolFull", "Count", C, m.spool_full.get());
         put(None, "AlertErrors", "Count", C, m.alert_errors.get());
+        // Health checks are dropped by the module in Fluent Bit, or by the
+        // proxy for chunks it classifies: both counted here.
+        let by_router = router.and_then(|r| r.health_checks_dropped);
+        let by_proxy = m.health_checks_dropped.get();
+        if by_router.is_some() || by_proxy > 0 {
+            put(
+                None,
+                "HealthChecksDropped",
+                "Count",
+                C,
+                by_router.unwrap_or(0) + by_proxy,
+            );
+        }
         if let Some(r) = router {
-            put(None, "RouterRecordsIn", "Count", C, r.records_in);
-            put(None, "HealthChecksDropped", "Count", C, r.health_checks_dropped);
+            if let Some(n) = r.records_in {
+                put(None, "RouterRecordsIn", "Count", C, n);
+            }
             put(None, "RouterRecordsOut", "Count", C, r.records_out);
             put(None, "RouterRetries", "Count", C, r.retries);
             put(None, "RouterRetriesFailed", "Count", C, r.retries_failed);
@@ -366,8 +380,8 @@ mod tests {
     fn the_router_counters_are_written_as_gains() {
         let m = Metrics::new();
         let at = |dropped, records_in| router::Counters {
-            records_in,
-            health_checks_dropped: dropped,
+            records_in: Some(records_in),
+            health_checks_dropped: Some(dropped),
             records_out: records_in - dropped,
             ..Default::default()
         };

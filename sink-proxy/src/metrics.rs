@@ -27,6 +27,9 @@ pub struct Metrics {
     pub records_in: Counter,
     /// Records with the error mark, in chunks accepted.
     pub marked_records: Counter,
+    /// Health checks the proxy dropped, in chunks accepted (the chunks it
+    /// classifies; the module's drops are Fluent Bit's counters).
+    pub health_checks_dropped: Counter,
     pub bytes_in: Counter,
     pub delivered_records: Counters,
     pub delivered_bytes: Counters,
@@ -79,6 +82,7 @@ impl Metrics {
             requests: Family::default(),
             records_in: Counter::default(),
             marked_records: Counter::default(),
+            health_checks_dropped: Counter::default(),
             bytes_in: Counter::default(),
             delivered_records: Counters::default(),
             delivered_bytes: Counters::default(),
@@ -116,6 +120,11 @@ impl Metrics {
             "marked_records",
             "Records carrying the error mark, in accepted chunks",
             m.marked_records.clone(),
+        );
+        r.register(
+            "health_checks_dropped",
+            "Health checks dropped by the proxy, in accepted chunks it classified",
+            m.health_checks_dropped.clone(),
         );
         r.register("bytes_in", "Request body bytes received, as sent", m.bytes_in.clone());
         r.register(

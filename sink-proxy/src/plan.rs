@@ -31,6 +31,8 @@ pub struct Plan {
     pub records: usize,
     /// Records carrying the error mark.
     pub marked: usize,
+    /// Health checks the proxy dropped (when it classifies).
+    pub health_checks: usize,
     /// One line (no newline) per record for Firehose, in arrival order.
     pub firehose_lines: Vec<Vec<u8>>,
     /// CloudWatch events per stream name, in arrival order.
@@ -46,7 +48,10 @@ pub struct Plan {
 impl Plan {
     /// Plans a decoded chunk. Records without a timestamp get `now_ms`.
     pub fn new(decoded: Decoded, tag: &str, routing: &Routing, now_ms: i64) -> Self {
-        let mut plan = Plan::default();
+        let mut plan = Plan {
+            health_checks: decoded.health_checks,
+            ..Plan::default()
+        };
         for bad in decoded.bad {
             plan.dead_letter(Reason::Unparseable, &bad.error, tag, &bad.raw);
         }

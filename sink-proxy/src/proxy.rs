@@ -36,7 +36,9 @@ pub struct Proxy {
     pub metrics: Arc<Metrics>,
     pub health: crate::health::Health,
     /// Records need their fields only to be routed to CloudWatch.
-    parse_fields: ParseFields,
+    parse_fields: ParseFields<'static>,
+    /// The filter module's rules, for chunks the proxy classifies.
+    classifier: firelens_filter::Classifier,
     /// Alert destinations, fed by accepted chunks' errors.
     alerts: Option<Arc<crate::alerts::Alerts>>,
 }
@@ -135,7 +137,16 @@ impl Proxy {
                 }
             }
         });
+        let classifier = match firelens_filter::Classifier::new(&config.ingest.rules) {
+            Ok(c) => c,
+            // Validated with the config; the built-in rules are tested.
+            Err(e) => {
+                tracing::error!(error = %e, "the rules file does not compile: built-in rules instead");
+                firelens_filter::Classifier::builtin()
+            }
+        };
         Self {
+            classifier,
             routing: config.routing(),
             config,
             firehose,
@@ -173,17 +184,25 @@ impl Proxy {
     /// Handles one chunk. `Ok` only when every record reached every
     /// destination it is routed to (or, if it could not be read, the
     /// dead-letter place), or, with a spool, is on disk for each.
-    pub async fn chunk(&self, tag: &str, body: &Body<'_>) -> Result<Accepted, Refused> {
+    /// `classify`: the chunk asked the proxy to classify its records (no
+    /// Wasm filter in Fluent Bit; see [`crate::config::CLASSIFY_HEADER`]).
+    pub async fn chunk(&self, tag: &str, body: &Body<'_>, classify: bool) -> Result<Accepted, Refused> {
         // A retry of the chunk has the same tag and bytes.
         let chunk = ChunkId::new(tag, body.bytes());
-        let mut plan = match body.records(&self.config.ingest.date_key, &self.parse_fields) {
+        let reading = if classify {
+            ParseFields::Classify(&self.classifier)
+        } else {
+            self.parse_fields.clone()
+        };
+        let mut plan = match body.records(&self.config.ingest.date_key, &reading) {
             Ok(decoded) => Plan::new(decoded, tag, &self.routing, now_ms()),
             Err(why) => Plan::undecodable(body.bytes(), why, tag),
         };
         self.metrics
             .records_in
-            .inc_by((plan.records + plan.dead_total()) as u64);
+            .inc_by((plan.records + plan.dead_total() + plan.health_checks) as u64);
         let alerts = std::mem::take(&mut plan.alerts);
+        let health_checks = plan.health_checks;
         let result = match &self.spool {
             Some(spool) => self.spool_plan(spool, plan).await,
             None => self.deliver(plan, &chunk).await,
@@ -191,6 +210,7 @@ impl Proxy {
         // Count and alert once, when the chunk is taken: not for each retry.
         if let Ok(accepted) = &result {
             self.metrics.marked_records.inc_by(accepted.marked as u64);
+            self.metrics.health_checks_dropped.inc_by(health_checks as u64);
             if let Some(a) = &self.alerts {
                 a.offer(&alerts);
             }

@@ -26,9 +26,10 @@ const MAX_BODY: usize = 1 << 20;
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
 pub struct Counters {
     /// Records that reached the classification filter (after joining).
-    pub records_in: u64,
+    /// `None`: the include has no Wasm filter (sink-proxy classifies).
+    pub records_in: Option<u64>,
     /// Records the filter dropped: the health checks.
-    pub health_checks_dropped: u64,
+    pub health_checks_dropped: Option<u64>,
     /// Records the output handed to this proxy.
     pub records_out: u64,
     pub retries: u64,
@@ -47,8 +48,8 @@ impl Counters {
                 .ok_or_else(|| format!("no {kind}.{name}.{key} (is the include's Alias {name} in place?)"))
         };
         Ok(Self {
-            records_in: get("filter", FILTER_ALIAS, "records")?,
-            health_checks_dropped: get("filter", FILTER_ALIAS, "drop_records")?,
+            records_in: get("filter", FILTER_ALIAS, "records").ok(),
+            health_checks_dropped: get("filter", FILTER_ALIAS, "drop_records").ok(),
             records_out: get("output", OUTPUT_ALIAS, "proc_records")?,
             retries: get("output", OUTPUT_ALIAS, "retries")?,
             retries_failed: get("output", OUTPUT_ALIAS, "retries_failed")?,
@@ -136,8 +137,8 @@ mod tests {
     #[test]
     fn reads_fluent_bit_4_2_2s_answer() {
         let c = Counters::parse(FLUENT_BIT_4_2_2.as_bytes()).unwrap();
-        assert_eq!(c.records_in, 100);
-        assert_eq!(c.health_checks_dropped, 30);
+        assert_eq!(c.records_in, Some(100));
+        assert_eq!(c.health_checks_dropped, Some(30));
         assert_eq!(c.records_out, 70);
         assert_eq!((c.retries, c.retries_failed, c.records_dropped), (0, 0, 0));
     }
@@ -145,7 +146,16 @@ mod tests {
     #[test]
     fn says_what_is_missing() {
         let e = Counters::parse(br#"{"filter": {"wasm.1": {"records": 3}}}"#).unwrap_err();
-        assert!(e.contains("firelens_classify") && e.contains("Alias"), "{e}");
+        assert!(e.contains("sink_proxy") && e.contains("Alias"), "{e}");
+        // No Wasm filter (firelens-lean.conf): the output's counters alone.
+        let lean = Counters::parse(
+            br#"{"output": {"sink_proxy": {"proc_records": 5, "retries": 0, "retries_failed": 0, "dropped_records": 0}}}"#,
+        )
+        .unwrap();
+        assert_eq!(
+            (lean.records_in, lean.health_checks_dropped, lean.records_out),
+            (None, None, 5)
+        );
         assert!(Counters::parse(b"<html>").unwrap_err().starts_with("not JSON"));
     }
 

@@ -7,6 +7,7 @@
 //! the size limit); everything transient is 503 (429 when the proxy itself
 //! is full).
 
+use crate::config::CLASSIFY_HEADER;
 use crate::gzip::TooLarge;
 use crate::ingest::Body;
 use crate::metrics::Metrics;
@@ -164,6 +165,7 @@ impl Server {
         let tag = header(cfg.tag_header.as_str()).unwrap_or_default();
         let content_type = header(CONTENT_TYPE.as_str());
         let encoding = header(CONTENT_ENCODING.as_str());
+        let classify = header(CLASSIFY_HEADER).is_some_and(|v| v.trim().eq_ignore_ascii_case("on"));
         let raw = match read_body(req.into_body(), cfg.max_body_bytes, cfg.max_body_bytes, body_timeout).await {
             Ok(b) => b,
             Err(ReadError::Timeout) => return text(StatusCode::REQUEST_TIMEOUT, "body too slow\n"),
@@ -194,7 +196,7 @@ impl Server {
         let result = {
             // Released even if the client goes away and the future is dropped.
             let _in_flight = InFlight::new(m, held);
-            self.proxy.chunk(&tag, &body).await
+            self.proxy.chunk(&tag, &body, classify).await
         };
         match result {
             Ok(a) => {

@@ -1,6 +1,7 @@
 //! `[ingest]`: how chunks are received.
 
 use crate::secret::Secret;
+use firelens_filter::RulesFile;
 use serde::Deserialize;
 use std::time::Duration;
 
@@ -23,7 +24,15 @@ pub struct IngestFile {
     /// is read from the environment variable named by `token_env`.
     pub token_header: Option<String>,
     pub token_env: Option<String>,
+    /// The filter module's rules file (rules.toml), for chunks that ask the
+    /// proxy to classify them ([`CLASSIFY_HEADER`]); default: the built-in rules.
+    pub rules_file: Option<std::path::PathBuf>,
 }
+
+/// A chunk with this header set to `on` is classified by the proxy, with the
+/// filter module's rules, instead of by the module in Fluent Bit: the
+/// include that sends it has no Wasm filter.
+pub const CLASSIFY_HEADER: &str = "X-Sink-Proxy-Classify";
 
 impl Default for IngestFile {
     fn default() -> Self {
@@ -37,6 +46,7 @@ impl Default for IngestFile {
             date_key: "date".into(),
             token_header: None,
             token_env: None,
+            rules_file: None,
         }
     }
 }
@@ -53,6 +63,10 @@ pub struct Ingest {
     pub date_key: String,
     /// A header every chunk must carry, with this value.
     pub token: Option<Token>,
+    /// The rules for chunks the proxy classifies...
+    pub rules: RulesFile,
+    /// ...read from this file (`None`: the built-in rules).
+    pub rules_file: Option<std::path::PathBuf>,
 }
 
 #[derive(Debug)]
@@ -85,7 +99,22 @@ impl IngestFile {
             }
             _ => return Err("ingest.token_header and ingest.token_env go together".into()),
         };
+        let rules = match &self.rules_file {
+            None => RulesFile::default(),
+            Some(path) => {
+                let text =
+                    std::fs::read_to_string(path).map_err(|e| format!("ingest.rules_file {}: {e}", path.display()))?;
+                let rules =
+                    RulesFile::from_toml(&text).map_err(|e| format!("ingest.rules_file {}: {e}", path.display()))?;
+                rules
+                    .validate()
+                    .map_err(|e| format!("ingest.rules_file {}: {e}", path.display()))?;
+                rules
+            }
+        };
         Ok(Ingest {
+            rules,
+            rules_file: self.rules_file,
             path: self.path,
             max_body_bytes: self.max_body_bytes,
             max_decoded_bytes: self.max_decoded_bytes,

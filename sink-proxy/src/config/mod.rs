@@ -12,7 +12,7 @@ mod spool;
 pub use cloudwatch::{CloudWatch, CloudWatchFile};
 pub use delivery::{Delivery, DeliveryFile};
 pub use firehose::{DeadLetterFile, Firehose, FirehoseFile};
-pub use ingest::{Ingest, IngestFile, Token};
+pub use ingest::{CLASSIFY_HEADER, Ingest, IngestFile, Token};
 pub use spool::{DEFAULT_SPOOL_DIR, Spool, SpoolChoice, SpoolFile};
 
 use crate::alerts::config::{AlertSettings, AlertsFile};
@@ -105,6 +105,18 @@ impl Config {
         let ingest = file.ingest.resolve(&env)?;
         let delivery = file.delivery.resolve(&ingest)?;
         let mark = file.route.resolve()?;
+        // What the proxy marks when it classifies must be what it routes: the
+        // built-in rules take [route]'s mark; a rules file must agree with it.
+        let mut ingest = ingest;
+        let rules_mark = &mut ingest.rules.mark;
+        if ingest.rules_file.is_none() {
+            (rules_mark.field, rules_mark.value) = (mark.field.clone(), mark.value.clone());
+        } else if (rules_mark.field.as_str(), rules_mark.value.as_str()) != (mark.field.as_str(), mark.value.as_str()) {
+            return Err(format!(
+                "ingest.rules_file marks errors {}={} but [route] routes {}={}: they must agree",
+                rules_mark.field, rules_mark.value, mark.field, mark.value
+            ));
+        }
         let cloudwatch = file.cloudwatch.resolve(cli.log_group, cli.log_stream)?;
         let firehose = file.firehose.resolve(cli.delivery_stream)?;
         if cloudwatch.is_none() && firehose.is_none() {

@@ -59,7 +59,7 @@ impl<'a> Body<'a> {
     }
 
     /// The records, or why there are none to read.
-    pub fn records(&self, date_key: &str, parse_fields: &ParseFields) -> Result<Decoded, &'static str> {
+    pub fn records(&self, date_key: &str, parse_fields: &ParseFields<'_>) -> Result<Decoded, &'static str> {
         match self {
             Self::Plain { bytes, format } => Ok(decode(bytes, *format, date_key, parse_fields)),
             Self::Undecodable { why, .. } => Err(why),

@@ -6,6 +6,7 @@
 //! dead-letter path, and the good ones around them are kept. Only a body over
 //! the size limits is refused (the caller answers 413).
 
+use firelens_filter::{Class, Classifier, Memo};
 use serde_json::{Map, Value};
 
 /// One record, as the JSON object Fluent Bit sent.
@@ -59,6 +60,8 @@ pub struct BadRecord {
 pub struct Decoded {
     pub records: Vec<Record>,
     pub bad: Vec<BadRecord>,
+    /// Health checks dropped by [`ParseFields::Classify`].
+    pub health_checks: usize,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -93,35 +96,138 @@ impl Format {
     }
 }
 
-/// Which JSON lines need their fields parsed. Parsing every record into a
+/// What is done with each record's JSON line. Parsing every record into a
 /// map is most of the cost of a chunk; a line that is only archived needs to
 /// be checked (a JSON object, UTF-8), not parsed.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub enum ParseFields {
+#[derive(Debug, Clone)]
+pub enum ParseFields<'a> {
     Always,
     Never,
     /// Only lines holding this key, quoted (`"log_class"`): a line without
     /// those bytes cannot carry the mark.
     IfKeyPresent(String),
+    /// The proxy classifies each record with the filter module's rules, as
+    /// the module would have in Fluent Bit: health checks are dropped
+    /// (counted in [`Decoded::health_checks`]), errors get the mark and are
+    /// parsed, the rest is archived as it is.
+    Classify(&'a Classifier),
 }
 
 /// Decodes a (decompressed) body. `date_key` is Fluent Bit's `json_date_key`.
-pub fn decode(body: &[u8], format: Format, date_key: &str, parse_fields: &ParseFields) -> Decoded {
+pub fn decode(body: &[u8], format: Format, date_key: &str, parse_fields: &ParseFields<'_>) -> Decoded {
     let mut out = Decoded::default();
+    let mut lines = Lines::new(date_key, parse_fields);
     match format {
-        Format::JsonLines => decode_json_lines(body, date_key, parse_fields, &mut out),
-        Format::Json => decode_json(body, date_key, &mut out),
-        Format::Msgpack => decode_msgpack(body, &mut out),
+        Format::JsonLines => decode_json_lines(body, &mut lines, &mut out),
+        Format::Json => decode_json(body, &mut lines, &mut out),
+        Format::Msgpack => decode_msgpack(body, &mut lines, &mut out),
     }
     out
 }
 
-fn decode_json_lines(body: &[u8], date_key: &str, parse_fields: &ParseFields, out: &mut Decoded) {
-    let quoted_key = match parse_fields {
-        ParseFields::IfKeyPresent(k) => Some(format!("\"{k}\"")),
-        _ => None,
-    };
-    let finder = quoted_key.as_deref().map(memchr::memmem::Finder::new);
+/// Turns each record's JSON line into a [`Record`], as [`ParseFields`] says.
+struct Lines<'a> {
+    date_key: &'a str,
+    reading: &'a ParseFields<'a>,
+    finder: Option<memchr::memmem::Finder<'static>>,
+    /// The classifier's reusable state.
+    memo: Memo,
+    scratch: Vec<u8>,
+    marked: Vec<u8>,
+}
+
+impl<'a> Lines<'a> {
+    fn new(date_key: &'a str, reading: &'a ParseFields<'a>) -> Self {
+        let finder = match reading {
+            ParseFields::IfKeyPresent(k) => {
+                Some(memchr::memmem::Finder::new(format!("\"{k}\"").as_bytes()).into_owned())
+            }
+            _ => None,
+        };
+        Self {
+            date_key,
+            reading,
+            finder,
+            memo: Memo::new(),
+            scratch: Vec::new(),
+            marked: Vec::new(),
+        }
+    }
+
+    /// Whether a line must be parsed even before it is classified.
+    fn needs_fields(&self, line: &[u8]) -> bool {
+        match self.reading {
+            ParseFields::Always => true,
+            ParseFields::Never | ParseFields::Classify(_) => false,
+            ParseFields::IfKeyPresent(_) => self.finder.as_ref().is_some_and(|f| f.find(line).is_some()),
+        }
+    }
+
+    /// A record whose line is known to be one JSON object.
+    fn object_line(&mut self, line: Vec<u8>, time_ms: Option<i64>, out: &mut Decoded) {
+        let ParseFields::Classify(classifier) = self.reading else {
+            if self.needs_fields(&line) {
+                self.parsed(line, time_ms, out);
+            } else {
+                out.records.push(Record {
+                    fields: Fields::Unparsed { raw: line },
+                    timestamp_ms: time_ms,
+                });
+            }
+            return;
+        };
+        let decision = classifier.decide_with(&line, &mut self.memo, &mut self.scratch, &mut self.marked);
+        match decision {
+            Ok(d) if d.class == Class::Health => out.health_checks += 1,
+            Ok(d) if d.class == Class::Error => {
+                let line = if d.rewritten { self.marked.clone() } else { line };
+                self.parsed(line, time_ms, out);
+            }
+            // Other, or the classifier's buffer could not grow: kept as it is.
+            _ => out.records.push(Record {
+                fields: Fields::Unparsed { raw: line },
+                timestamp_ms: time_ms,
+            }),
+        }
+    }
+
+    fn parsed(&mut self, line: Vec<u8>, time_ms: Option<i64>, out: &mut Decoded) {
+        match serde_json::from_slice::<Map<String, Value>>(&line) {
+            Ok(map) => {
+                let timestamp_ms = time_ms.or_else(|| map.get(self.date_key).and_then(seconds_to_ms));
+                out.records.push(Record {
+                    fields: Fields::Parsed { map, raw: Some(line) },
+                    timestamp_ms,
+                });
+            }
+            Err(e) => out.bad.push(BadRecord {
+                error: format!("invalid JSON: {e}"),
+                raw: line,
+            }),
+        }
+    }
+
+    /// A record read as a value (a JSON array's item, a stream's object).
+    fn value(&mut self, v: Value, out: &mut Decoded) {
+        match v {
+            Value::Object(map) if matches!(self.reading, ParseFields::Classify(_)) => {
+                self.object_line(crate::route::firehose_line(&map), None, out);
+            }
+            Value::Object(map) => {
+                let timestamp_ms = map.get(self.date_key).and_then(seconds_to_ms);
+                out.records.push(Record {
+                    fields: Fields::Parsed { map, raw: None },
+                    timestamp_ms,
+                });
+            }
+            other => out
+                .bad
+                .push(bad(other.to_string().as_bytes(), "not a JSON object".into())),
+        }
+    }
+}
+
+fn decode_json_lines(body: &[u8], lines: &mut Lines<'_>, out: &mut Decoded) {
     for line in body.split(|&b| b == b'\n') {
         let line = line.strip_suffix(b"\r").unwrap_or(line);
         if line.iter().all(u8::is_ascii_whitespace) {
@@ -130,25 +236,16 @@ fn decode_json_lines(body: &[u8], date_key: &str, parse_fields: &ParseFields, ou
         // The usual case, one object per line, keeps its bytes. A line with
         // several objects (json_stream) or an error goes the general way.
         let line = line.trim_ascii();
-        let needs_fields = match (parse_fields, &finder) {
-            (ParseFields::Always, _) => true,
-            (ParseFields::Never, _) => false,
-            (_, Some(f)) => f.find(line).is_some(),
-            (_, None) => true,
-        };
-        if !needs_fields
+        if !lines.needs_fields(line)
             && line.first() == Some(&b'{')
             && std::str::from_utf8(line).is_ok()
             && serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
         {
-            out.records.push(Record {
-                fields: Fields::Unparsed { raw: line.to_vec() },
-                timestamp_ms: None,
-            });
+            lines.object_line(line.to_vec(), None, out);
             continue;
         }
         if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(line) {
-            let timestamp_ms = map.get(date_key).and_then(seconds_to_ms);
+            let timestamp_ms = map.get(lines.date_key).and_then(seconds_to_ms);
             out.records.push(Record {
                 fields: Fields::Parsed {
                     map,
@@ -158,15 +255,15 @@ fn decode_json_lines(body: &[u8], date_key: &str, parse_fields: &ParseFields, ou
             });
             continue;
         }
-        decode_json(line, date_key, out);
+        decode_json(line, lines, out);
     }
 }
 
-fn decode_json(body: &[u8], date_key: &str, out: &mut Decoded) {
+fn decode_json(body: &[u8], lines: &mut Lines<'_>, out: &mut Decoded) {
     let trimmed = body.trim_ascii();
     if trimmed.first() == Some(&b'[') {
         match serde_json::from_slice::<Vec<Value>>(trimmed) {
-            Ok(items) => items.into_iter().for_each(|v| push_value(v, date_key, None, out)),
+            Ok(items) => items.into_iter().for_each(|v| lines.value(v, out)),
             Err(e) => out.bad.push(bad(trimmed, format!("invalid JSON array: {e}"))),
         }
         return;
@@ -176,7 +273,7 @@ fn decode_json(body: &[u8], date_key: &str, out: &mut Decoded) {
         let start = stream.byte_offset();
         match stream.next() {
             None => break,
-            Some(Ok(v)) => push_value(v, date_key, None, out),
+            Some(Ok(v)) => lines.value(v, out),
             Some(Err(e)) => {
                 // No way to resynchronise inside a stream: the rest is one bad record.
                 out.bad
@@ -184,21 +281,6 @@ fn decode_json(body: &[u8], date_key: &str, out: &mut Decoded) {
                 break;
             }
         }
-    }
-}
-
-fn push_value(v: Value, date_key: &str, time_ms: Option<i64>, out: &mut Decoded) {
-    match v {
-        Value::Object(map) => {
-            let timestamp_ms = time_ms.or_else(|| map.get(date_key).and_then(seconds_to_ms));
-            out.records.push(Record {
-                fields: Fields::Parsed { map, raw: None },
-                timestamp_ms,
-            });
-        }
-        other => out
-            .bad
-            .push(bad(other.to_string().as_bytes(), "not a JSON object".into())),
     }
 }
 
@@ -215,97 +297,22 @@ fn bad(raw: &[u8], error: String) -> BadRecord {
     }
 }
 
-/// Fluent Bit's msgpack events: `[time, body]` (v1) or `[[time, metadata], body]`
-/// (v2, Fluent Bit 2.1+), `time` an integer, a float or EventTime (ext type 0:
-/// big-endian u32 seconds and u32 nanoseconds).
-fn decode_msgpack(body: &[u8], out: &mut Decoded) {
+/// Fluent Bit's msgpack events, each written as its JSON line (see
+/// `msgpack.rs`): the same records as `json_lines` would give.
+fn decode_msgpack(body: &[u8], lines: &mut Lines<'_>, out: &mut Decoded) {
     let mut rest = body;
     while !rest.is_empty() {
         let before = rest;
-        match rmpv::decode::read_value(&mut rest) {
-            Ok(event) => match event_to_record(event) {
-                Some(r) => out.records.push(r),
-                None => out.bad.push(bad(
-                    &before[..before.len() - rest.len()],
-                    "not a Fluent Bit event".into(),
-                )),
-            },
+        match super::msgpack::next_event(&mut rest, lines.date_key) {
+            Ok(event) => lines.object_line(event.line, event.time_ms, out),
+            Err(e @ super::msgpack::EventError::NotAnEvent) => {
+                out.bad.push(bad(&before[..before.len() - rest.len()], e.to_string()));
+            }
             Err(e) => {
-                out.bad.push(bad(before, format!("invalid msgpack: {e}")));
+                out.bad.push(bad(before, e.to_string()));
                 break;
             }
         }
-    }
-}
-
-fn event_to_record(event: rmpv::Value) -> Option<Record> {
-    let rmpv::Value::Array(mut parts) = event else {
-        return None;
-    };
-    if parts.len() != 2 {
-        return None;
-    }
-    let body = parts.pop()?;
-    let header = parts.pop()?;
-    let time = match header {
-        rmpv::Value::Array(mut h) if !h.is_empty() => h.swap_remove(0),
-        t => t,
-    };
-    let rmpv::Value::Map(entries) = body else { return None };
-    let mut map = Map::new();
-    for (k, v) in entries {
-        map.insert(key_string(k), to_json(v));
-    }
-    Some(Record {
-        fields: Fields::Parsed { map, raw: None },
-        timestamp_ms: event_time_ms(&time),
-    })
-}
-
-fn event_time_ms(t: &rmpv::Value) -> Option<i64> {
-    match t {
-        rmpv::Value::Ext(0, b) if b.len() == 8 => {
-            let secs = u32::from_be_bytes(b[..4].try_into().ok()?);
-            let nanos = u32::from_be_bytes(b[4..].try_into().ok()?);
-            Some(i64::from(secs) * 1000 + i64::from(nanos) / 1_000_000)
-        }
-        rmpv::Value::Integer(i) => i.as_i64().map(|s| s * 1000),
-        rmpv::Value::F32(f) => seconds_to_ms(&Value::from(f64::from(*f))),
-        rmpv::Value::F64(f) => seconds_to_ms(&Value::from(*f)),
-        _ => None,
-    }
-}
-
-fn key_string(k: rmpv::Value) -> String {
-    match k {
-        rmpv::Value::String(s) => s.into_str().unwrap_or_else(|| "\u{FFFD}".into()),
-        rmpv::Value::Binary(b) => String::from_utf8_lossy(&b).into_owned(),
-        other => other.to_string(),
-    }
-}
-
-/// msgpack to JSON as Fluent Bit writes it: binary and invalid UTF-8 as text.
-fn to_json(v: rmpv::Value) -> Value {
-    match v {
-        rmpv::Value::Nil => Value::Null,
-        rmpv::Value::Boolean(b) => Value::Bool(b),
-        rmpv::Value::Integer(i) => i
-            .as_i64()
-            .map(Value::from)
-            .or_else(|| i.as_u64().map(Value::from))
-            .unwrap_or(Value::Null),
-        rmpv::Value::F32(f) => serde_json::Number::from_f64(f64::from(f)).map_or(Value::Null, Value::Number),
-        rmpv::Value::F64(f) => serde_json::Number::from_f64(f).map_or(Value::Null, Value::Number),
-        rmpv::Value::String(s) => Value::String(match s.into_str() {
-            Some(s) => s,
-            None => "\u{FFFD}".into(),
-        }),
-        rmpv::Value::Binary(b) => Value::String(String::from_utf8_lossy(&b).into_owned()),
-        rmpv::Value::Array(items) => Value::Array(items.into_iter().map(to_json).collect()),
-        rmpv::Value::Map(entries) => {
-            Value::Object(entries.into_iter().map(|(k, v)| (key_string(k), to_json(v))).collect())
-        }
-        rmpv::Value::Ext(_, b) => Value::String(String::from_utf8_lossy(&b).into_owned()),
     }
 }
 
@@ -422,10 +429,62 @@ mod tests {
         buf.extend_from_slice(&[0xc1]); // never used in msgpack
         let d = decode(&buf, Format::Msgpack, "date", &ParseFields::Always);
         assert_eq!(d.records.len(), 2);
-        assert_eq!(d.records[0].fields.map(), json!({"log": "ERROR x", "n": 7}).as_object());
+        // The line json_lines would give: the time as `date` first.
+        assert_eq!(
+            d.records[0].fields.map(),
+            json!({"date": 1795521264.5, "log": "ERROR x", "n": 7}).as_object()
+        );
+        assert_eq!(
+            d.records[1].fields.clone().into_line(),
+            br#"{"date":1795532400.0,"log":"ERROR x","n":7}"#
+        );
         assert_eq!(d.records[0].timestamp_ms, Some(0x6b05_7af0_i64 * 1000 + 500));
         assert_eq!(d.records[1].timestamp_ms, Some(1_795_532_400_000));
         assert_eq!(d.bad.len(), 2);
+    }
+
+    /// The proxy classifies as the module would: health checks dropped and
+    /// counted, errors marked (and parsed, for CloudWatch), the rest kept
+    /// byte for byte; the same from json_lines and from msgpack.
+    #[test]
+    fn classify_drops_health_checks_and_marks_errors() {
+        use rmpv::Value as M;
+        let logs = [
+            r#"10.0.0.1 - - [30/Nov/2026:07:00:00 +0000] "GET /health HTTP/1.1" 200 2 "-" "ELB-HealthChecker/2.0""#,
+            "ERROR payment failed",
+            "GET /items 200",
+        ];
+        let classifier = Classifier::builtin();
+        let reading = ParseFields::Classify(&classifier);
+        let mut json_lines = String::new();
+        let mut msgpack = Vec::new();
+        for log in logs {
+            json_lines.push_str(&json!({"date": 1795532400.5, "log": log}).to_string());
+            json_lines.push('\n');
+            let event = M::Array(vec![
+                M::Array(vec![M::F64(1795532400.5), M::Map(vec![])]),
+                M::Map(vec![(M::from("log"), M::from(log))]),
+            ]);
+            rmpv::encode::write_value(&mut msgpack, &event).unwrap();
+        }
+        for (body, format) in [
+            (json_lines.as_bytes(), Format::JsonLines),
+            (&msgpack[..], Format::Msgpack),
+        ] {
+            let d = decode(body, format, "date", &reading);
+            assert_eq!((d.health_checks, d.records.len(), d.bad.len()), (1, 2, 0), "{format:?}");
+            let error = d.records[0].fields.map().expect("an error is parsed");
+            assert_eq!(error["log_class"], "error");
+            assert_eq!(error["log"], logs[1]);
+            assert_eq!(d.records[0].timestamp_ms, Some(1_795_532_400_500));
+            assert_eq!(
+                d.records[1].fields,
+                Fields::Unparsed {
+                    raw: br#"{"date":1795532400.5,"log":"GET /items 200"}"#.to_vec()
+                },
+                "{format:?}"
+            );
+        }
     }
 
     #[test]

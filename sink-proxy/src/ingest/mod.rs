@@ -3,5 +3,6 @@
 
 pub mod body;
 pub mod decode;
+pub mod msgpack;
 
 pub use body::Body;
