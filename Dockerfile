@@ -70,6 +70,7 @@ COPY --from=aot /aot/firelens_filter.wasm /fluent-bit/firelens/firelens_filter.w
 COPY fluent-bit/firelens.conf /fluent-bit/firelens/firelens.conf
 COPY fluent-bit/firelens.yaml /fluent-bit/firelens/firelens.yaml
 COPY fluent-bit/firelens-stacktraces.conf /fluent-bit/firelens/firelens-stacktraces.conf
+COPY fluent-bit/firelens-lean.conf /fluent-bit/firelens/firelens-lean.conf
 COPY fluent-bit/firelens-parsers.conf /fluent-bit/firelens/firelens-parsers.conf
 COPY fluent-bit/rules.toml /fluent-bit/firelens-rules/rules.toml
 COPY fluent-bit/router-start.sh /fluent-bit/firelens/router-start.sh

@@ -2,7 +2,8 @@
 //! every dependency): the labelled corpus through the module and the proxy
 //! (`corpus`); the shipped include, rules and settings (`shipped_config`);
 //! the ECS and Terraform examples (`deployment`); joined long lines and
-//! stack traces through the module (`joined`); and operating it: alerts
+//! stack traces through the module (`joined`); the lean include's path,
+//! classified by the proxy (`lean`); and operating it: alerts
 //! (`alerts`), metrics as EMF (`emf`), the startup check behind the
 //! container health check (`startup`), and the log router's command in the
 //! image (`router_start`). The reliability suite, long and
@@ -13,6 +14,7 @@ mod corpus;
 mod deployment;
 mod emf;
 mod joined;
+mod lean;
 mod router_start;
 mod shipped_config;
 mod startup;

@@ -13,6 +13,7 @@ type Section = BTreeMap<String, String>;
 const INCLUDE: &str = "fluent-bit/firelens.conf";
 const STACKTRACES: &str = "fluent-bit/firelens-stacktraces.conf";
 const PARSERS: &str = "fluent-bit/firelens-parsers.conf";
+const LEAN: &str = "fluent-bit/firelens-lean.conf";
 
 /// The sections of fluent-bit/firelens.conf, keys lower-cased.
 fn sections() -> Vec<(String, Section)> {
@@ -147,11 +148,40 @@ fn the_stacktraces_include_is_the_include_plus_stack_trace_joining() {
     );
 }
 
+/// firelens-lean.conf is firelens.conf without the Wasm filter, its output
+/// sending msgpack and asking sink-proxy to classify.
+#[test]
+fn the_lean_include_is_the_include_with_classification_moved_to_the_proxy() {
+    let mut lean = sections_of(LEAN);
+    let mut want = sections();
+    want.retain(|(k, s)| !(k == "[FILTER]" && s["name"] == "wasm"));
+    let out = |s: &mut Vec<(String, Section)>| {
+        let i = s
+            .iter()
+            .position(|(k, s)| k == "[OUTPUT]" && s["name"] == "http")
+            .unwrap();
+        s.remove(i).1
+    };
+    let (mut lean_out, mut want_out) = (out(&mut lean), out(&mut want));
+    assert_eq!(
+        lean, want,
+        "everything but the Wasm filter and the output as in firelens.conf"
+    );
+    assert_eq!(lean_out.remove("format").as_deref(), Some("msgpack"));
+    let header = lean_out.remove("header").unwrap();
+    let (name, value) = header.split_once(char::is_whitespace).unwrap();
+    assert!(name.eq_ignore_ascii_case(sink_proxy::config::CLASSIFY_HEADER) && value.trim() == "on");
+    for k in ["format", "json_date_key", "json_date_format"] {
+        want_out.remove(k);
+    }
+    assert_eq!(lean_out, want_out, "the same destination, tag header and retries");
+}
+
 #[test]
 fn the_image_carries_both_includes_where_the_readme_says() {
     let dockerfile = std::fs::read_to_string(workspace_root().join("Dockerfile")).unwrap();
     let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
-    for file in [INCLUDE, STACKTRACES, PARSERS, "fluent-bit/firelens.yaml"] {
+    for file in [INCLUDE, STACKTRACES, LEAN, PARSERS, "fluent-bit/firelens.yaml"] {
         let name = file.trim_start_matches("fluent-bit/");
         let copy = format!("COPY {file} /fluent-bit/firelens/{name}");
         assert!(dockerfile.contains(&copy), "the Dockerfile lacks `{copy}`");
@@ -228,14 +258,20 @@ fn the_output_section_matches_sink_proxy() {
     assert_eq!(s["json_date_key"], proxy.ingest.date_key);
     assert_eq!(s["json_date_format"], "double", "sink-proxy reads the date as seconds");
     assert_eq!(s["format"], "json_lines", "archived byte for byte");
-    assert_eq!(s["compress"], "gzip");
+    assert!(
+        !s.contains_key("compress"),
+        "no gzip on loopback: it costs both sides CPU and saves nothing"
+    );
     assert_eq!(s["retry_limit"], "no_limits", "503/429 mean try again");
 }
 
 #[test]
 fn readme_quotes_the_shipped_sections() {
     let readme = std::fs::read_to_string(workspace_root().join("README.md")).unwrap();
-    let all = sections_of(STACKTRACES).into_iter().chain(sections_of(PARSERS));
+    let all = sections_of(STACKTRACES)
+        .into_iter()
+        .chain(sections_of(PARSERS))
+        .chain(sections_of(LEAN));
     for (kind, s) in all {
         for (k, v) in s
             .iter()
