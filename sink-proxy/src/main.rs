@@ -7,12 +7,23 @@ use sink_proxy::spool::{Recovery, Settings};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-/// mimalloc instead of glibc's malloc: each chunk allocates and frees
-/// megabytes (bodies, request buffers that grow); glibc returns them to the
-/// kernel and faults them in again every time. Measured in
-/// bench/fluent-bit-pipeline.sh (README, "Pipeline CPU").
-#[global_allocator]
-static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
+/// glibc's malloc serves blocks over 128 KiB to 32 MiB (its dynamic mmap
+/// threshold) with mmap and gives them back to the kernel when freed; a
+/// chunk's bodies and request buffers are megabytes, so every chunk faulted
+/// its memory in again. Served from the heap and kept (up to 64 MiB free),
+/// they are reused. Measured with proxy-bench: about the CPU mimalloc saves
+/// (20 %), at glibc's peak RSS (about 40 MiB) instead of mimalloc's
+/// (about 100 MiB). Two arenas: as many as the tokio workers on the 2 vCPU
+/// the README sizes for.
+fn keep_freed_memory() {
+    #[cfg(all(target_os = "linux", target_env = "gnu"))]
+    // SAFETY: mallopt only sets allocator parameters; called once, first.
+    unsafe {
+        libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
+        libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
+        libc::mallopt(libc::M_ARENA_MAX, 2);
+    }
+}
 
 /// Time for the last alert digests at shutdown, beyond the grace period
 /// if it was used up (the examples' stopTimeout leaves 5 s after it).
@@ -20,6 +31,7 @@ const ALERT_FLUSH: std::time::Duration = std::time::Duration::from_secs(3);
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    keep_freed_memory();
     init_tracing();
     let cli = Cli::parse();
     if cli.check_health {

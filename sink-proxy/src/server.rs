@@ -14,6 +14,7 @@ use crate::metrics::Metrics;
 use crate::proxy::{Proxy, Refused};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
+use hyper::body::Body as _;
 use hyper::body::Incoming;
 use hyper::header::{CONTENT_ENCODING, CONTENT_LENGTH, CONTENT_TYPE, HeaderValue};
 use hyper::service::service_fn;
@@ -262,8 +263,11 @@ enum ReadError {
 /// Reads a body of at most `keep` bytes within `timeout`. Past `limit` it is
 /// `TooLarge`, but still read and discarded up to `DRAIN_FACTOR` x `limit`.
 async fn read_body(mut body: Incoming, keep: usize, limit: usize, timeout: Duration) -> Result<Bytes, ReadError> {
+    // Sized once from Content-Length (Fluent Bit sends it), not grown by
+    // copying: a chunk is megabytes.
+    let expected = usize::try_from(body.size_hint().exact().unwrap_or(0)).unwrap_or(0);
     let read = async {
-        let mut buf = bytes::BytesMut::new();
+        let mut buf = bytes::BytesMut::with_capacity(expected.min(keep));
         let mut total = 0usize;
         while let Some(frame) = body.frame().await {
             let frame = frame.map_err(|e| ReadError::Broken(e.to_string()))?;

@@ -34,11 +34,16 @@ pub struct Packed {
 /// `max_record_bytes`, in order, never splitting a line.
 pub fn pack_lines<'a>(lines: impl IntoIterator<Item = &'a [u8]>, max_record_bytes: usize) -> Packed {
     let max = max_record_bytes.min(MAX_RECORD_BYTES);
+    let lines: Vec<&[u8]> = lines.into_iter().collect();
+    // Bytes still to pack: each record is allocated once at its final size
+    // (at most `max`), not grown by copying.
+    let mut left: usize = lines.iter().map(|l| l.len() + 1).sum();
     let mut packed = Packed::default();
     let mut current: Vec<u8> = Vec::new();
     let mut count = 0;
     for (i, line) in lines.into_iter().enumerate() {
         let need = line.len() + 1;
+        left -= need;
         if need > max {
             packed.oversized.push(i);
             continue;
@@ -46,6 +51,9 @@ pub fn pack_lines<'a>(lines: impl IntoIterator<Item = &'a [u8]>, max_record_byte
         if current.len() + need > max {
             packed.records.push(std::mem::take(&mut current));
             packed.lines.push(std::mem::take(&mut count));
+        }
+        if current.is_empty() {
+            current.reserve((need + left).min(max));
         }
         current.extend_from_slice(line);
         current.push(b'\n');

@@ -115,7 +115,12 @@ pub enum ParseFields<'a> {
 
 /// Decodes a (decompressed) body. `date_key` is Fluent Bit's `json_date_key`.
 pub fn decode(body: &[u8], format: Format, date_key: &str, parse_fields: &ParseFields<'_>) -> Decoded {
-    let mut out = Decoded::default();
+    // Room for the records of a chunk of FireLens lines (a few hundred
+    // bytes each) from the start, instead of growing by copying.
+    let mut out = Decoded {
+        records: Vec::with_capacity(body.len() / 256),
+        ..Decoded::default()
+    };
     let mut lines = Lines::new(date_key, parse_fields);
     match format {
         Format::JsonLines => decode_json_lines(body, &mut lines, &mut out),
