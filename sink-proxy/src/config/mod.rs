@@ -373,6 +373,49 @@ field = "severity_class"
 }
 
 #[cfg(test)]
+mod classify_rules {
+    use super::*;
+
+    fn config(file: &str) -> Result<Config, String> {
+        let cli = Cli::try_parse_from(["sink-proxy", "--log-group", "g"]).unwrap();
+        Config::new(cli, Some(file), |_| None)
+    }
+
+    /// What the proxy marks when it classifies is what it routes.
+    #[test]
+    fn the_rules_mark_what_the_route_routes() {
+        // Built-in rules take [route]'s mark.
+        let c = config("[route]\nfield = \"severity\"\nvalue = \"bad\"\n").unwrap();
+        assert_eq!(
+            (c.ingest.rules.mark.field.as_str(), c.ingest.rules.mark.value.as_str()),
+            ("severity", "bad")
+        );
+        // A rules file must agree with it.
+        let dir = std::env::temp_dir().join(format!("sink-proxy-rules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let rules = dir.join("rules.toml");
+        std::fs::write(&rules, "[error]\nwords = [\"OOPS\"]\n").unwrap();
+        let with = |route: &str| {
+            config(&format!(
+                "[ingest]\nrules_file = {:?}\n{route}",
+                rules.display().to_string()
+            ))
+        };
+        let c = with("").unwrap();
+        assert_eq!(c.ingest.rules.error.words, ["OOPS"]);
+        let e = with("[route]\nfield = \"severity\"\n").unwrap_err();
+        assert!(e.contains("must agree"), "{e}");
+        std::fs::write(&rules, "[error]\nwords = 3\n").unwrap();
+        assert!(with("").unwrap_err().contains("ingest.rules_file"));
+        std::fs::remove_dir_all(&dir).unwrap();
+        assert!(
+            with("").unwrap_err().contains("ingest.rules_file"),
+            "a missing file is an error"
+        );
+    }
+}
+
+#[cfg(test)]
 mod example_file {
     use super::*;
 
