@@ -55,7 +55,68 @@ def pack(v):
     raise TypeError(type(v))
 
 
-# --- the receiver: sink-proxy's place, json_lines (gzip'd) per POST
+def unpack(b, i=0):
+    """One msgpack value at b[i:] -> (value, next index): what Fluent Bit's
+    http output sends with `Format msgpack`. Ext values (EventTime) come
+    back as bytes."""
+    t = b[i]
+    i += 1
+    if t <= 0x7F:
+        return t, i
+    if t >= 0xE0:
+        return t - 0x100, i
+    if 0x80 <= t <= 0x8F or t in (0xDE, 0xDF):
+        n, i = (t & 0x0F, i) if t <= 0x8F else ((struct.unpack_from(">H", b, i)[0], i + 2) if t == 0xDE else (struct.unpack_from(">I", b, i)[0], i + 4))
+        m = {}
+        for _ in range(n):
+            k, i = unpack(b, i)
+            m[k], i = unpack(b, i)
+        return m, i
+    if 0x90 <= t <= 0x9F or t in (0xDC, 0xDD):
+        n, i = (t & 0x0F, i) if t <= 0x9F else ((struct.unpack_from(">H", b, i)[0], i + 2) if t == 0xDC else (struct.unpack_from(">I", b, i)[0], i + 4))
+        a = []
+        for _ in range(n):
+            v, i = unpack(b, i)
+            a.append(v)
+        return a, i
+    if 0xA0 <= t <= 0xBF or t in (0xD9, 0xDA, 0xDB, 0xC4, 0xC5, 0xC6):
+        if t <= 0xBF:
+            n = t & 0x1F
+        else:
+            w = {0xD9: 1, 0xC4: 1, 0xDA: 2, 0xC5: 2, 0xDB: 4, 0xC6: 4}[t]
+            n = int.from_bytes(b[i : i + w], "big")
+            i += w
+        raw = b[i : i + n]
+        return (raw.decode("utf-8", "replace") if t >= 0xA0 and t not in (0xC4, 0xC5, 0xC6) else raw), i + n
+    fixed = {0xC0: None, 0xC2: False, 0xC3: True}
+    if t in fixed:
+        return fixed[t], i
+    nums = {0xCA: ">f", 0xCB: ">d", 0xCC: ">B", 0xCD: ">H", 0xCE: ">I", 0xCF: ">Q", 0xD0: ">b", 0xD1: ">h", 0xD2: ">i", 0xD3: ">q"}
+    if t in nums:
+        return struct.unpack_from(nums[t], b, i)[0], i + struct.calcsize(nums[t])
+    if 0xD4 <= t <= 0xD8:
+        n = 1 << (t - 0xD4)
+        return b[i + 1 : i + 1 + n], i + 1 + n
+    if t in (0xC7, 0xC8, 0xC9):
+        w = {0xC7: 1, 0xC8: 2, 0xC9: 4}[t]
+        n = int.from_bytes(b[i : i + w], "big")
+        return b[i + w + 1 : i + w + 1 + n], i + w + 1 + n
+    raise ValueError(f"msgpack byte {t:#x}")
+
+
+def records_of(body, content_type):
+    """The records of one POST: msgpack events ([[time, meta], record] or
+    [time, record]) or JSON lines."""
+    if "msgpack" in (content_type or ""):
+        out, i = [], 0
+        while i < len(body):
+            event, i = unpack(body, i)
+            out.append(event[1])
+        return out
+    return [json.loads(line) for line in body.splitlines() if line.strip()]
+
+
+# --- the receiver: sink-proxy's place, one chunk per POST
 class Receiver:
     def __init__(self):
         self.records = []  # (tag, record)
@@ -78,10 +139,9 @@ class Receiver:
                 if self.headers.get("Content-Encoding") == "gzip":
                     body = gzip.decompress(body)
                 tag = self.headers.get("X-Fluent-Tag", "")
+                records = records_of(body, self.headers.get("Content-Type"))
                 with outer.lock:
-                    for line in body.splitlines():
-                        if line.strip():
-                            outer.records.append((tag, json.loads(line)))
+                    outer.records.extend((tag, r) for r in records)
                 self.send_response(200)
                 self.send_header("Content-Length", "0")
                 self.end_headers()

@@ -136,7 +136,13 @@ async fn records_reach_their_destinations(spooled: bool) {
     )
     .await;
     assert_eq!(a.status, 200, "{}", a.body);
-    sent.extend(mp_records.iter().cloned());
+    // Archived as json_lines would carry them: the event's time as `date` first.
+    sent.extend(mp_records.iter().enumerate().map(|(i, r)| {
+        let mut line = serde_json::Map::new();
+        line.insert("date".into(), json!(((t0 + 10.0) as i64 + i as i64) as f64));
+        line.extend(r.as_object().unwrap().clone());
+        Value::Object(line)
+    }));
     proxy.drained(std::time::Duration::from_secs(60)).await.unwrap();
 
     // S3: exactly the lines sent (each newline-terminated), plus one dead letter.
