@@ -1,6 +1,7 @@
-//! Posting as Fluent Bit's `http` output does with the shipped settings
-//! (`Format json_lines`, `Compress gzip`, `Header_Tag X-Fluent-Tag`), and
-//! plain HTTP requests to the proxy.
+//! Posting as Fluent Bit's `http` output does (`Format json_lines` with
+//! `Compress gzip`, which the tests keep exercising; or `Format msgpack`
+//! with sink-proxy classifying, as firelens-lean.conf sends), and plain HTTP
+//! requests to the proxy.
 
 use anyhow::Result;
 use bytes::Bytes;
@@ -22,17 +23,30 @@ pub fn firelens_tag(record: &Value) -> String {
 }
 
 /// A chunk as Fluent Bit's http output sends it.
+#[derive(Clone)]
 pub struct Chunk {
     pub tag: String,
-    /// json_lines, gzip'd.
+    /// As sent (see `encoding`).
     pub body: Vec<u8>,
-    /// The lines, uncompressed.
+    /// The lines the proxy archives from it (JSON, uncompressed).
     pub lines: Vec<String>,
     pub errors: usize,
+    pub encoding: Encoding,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Encoding {
+    /// `json_lines`, gzip'd: records the module already classified.
+    JsonLinesGzip,
+    /// The same, not compressed (firelens.conf as shipped).
+    JsonLines,
+    /// `msgpack` events of every record, with `X-Sink-Proxy-Classify: on`
+    /// (firelens-lean.conf): the proxy drops and marks.
+    MsgpackClassify,
 }
 
 impl Chunk {
-    /// A json_lines chunk of `lines`, gzip'd as the shipped settings send it.
+    /// A json_lines chunk of `lines`, gzip'd.
     pub fn json_lines(tag: &str, lines: Vec<String>, errors: usize) -> Result<Self> {
         let mut text = String::new();
         for l in &lines {
@@ -44,7 +58,20 @@ impl Chunk {
             body: sink_proxy::gzip::compress(text.as_bytes()),
             lines,
             errors,
+            encoding: Encoding::JsonLinesGzip,
         })
+    }
+
+    /// The same lines, not compressed.
+    pub fn plain(mut self) -> Self {
+        let mut text = String::new();
+        for l in &self.lines {
+            text.push_str(l);
+            text.push('\n');
+        }
+        self.body = text.into_bytes();
+        self.encoding = Encoding::JsonLines;
+        self
     }
 
     pub fn bytes(&self) -> usize {
@@ -92,14 +119,77 @@ pub fn corpus_chunks(records: &[Value], labels: &[String], lines_per_chunk: usiz
     Ok(out)
 }
 
+/// The labelled corpus as firelens-lean.conf sends it: every record (health
+/// checks too) as a Fluent Bit msgpack event, `[[EventTime, {}], record]`,
+/// in chunks of up to `records_per_chunk` per tag. `lines` and `errors` are
+/// what the proxy keeps: one line per record not labelled `health`.
+pub fn lean_chunks(records: &[Value], labels: &[String], records_per_chunk: usize) -> Result<Vec<Chunk>> {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH)?;
+    let secs = u32::try_from(now.as_secs() - 600)?;
+    let mut by_tag: std::collections::BTreeMap<String, Vec<usize>> = Default::default();
+    for (i, r) in records.iter().enumerate() {
+        by_tag.entry(firelens_tag(r)).or_default().push(i);
+    }
+    let mut out = Vec::new();
+    for (tag, indices) in by_tag {
+        for part in indices.chunks(records_per_chunk) {
+            let mut body = Vec::new();
+            let mut lines = Vec::new();
+            let mut errors = 0;
+            for &i in part {
+                let mut time = secs.to_be_bytes().to_vec();
+                time.extend_from_slice(&((i as u32 % 1000) * 1_000_000).to_be_bytes());
+                let fields = records[i]
+                    .as_object()
+                    .map(|m| {
+                        m.iter()
+                            .map(|(k, v)| {
+                                (
+                                    rmpv::Value::from(k.as_str()),
+                                    rmpv::Value::from(v.as_str().unwrap_or("")),
+                                )
+                            })
+                            .collect()
+                    })
+                    .unwrap_or_default();
+                let event = rmpv::Value::Array(vec![
+                    rmpv::Value::Array(vec![rmpv::Value::Ext(0, time), rmpv::Value::Map(vec![])]),
+                    rmpv::Value::Map(fields),
+                ]);
+                rmpv::encode::write_value(&mut body, &event)?;
+                if labels[i] != "health" {
+                    lines.push(records[i].to_string());
+                    errors += usize::from(labels[i] == "error");
+                }
+            }
+            out.push(Chunk {
+                tag: tag.clone(),
+                body,
+                lines,
+                errors,
+                encoding: Encoding::MsgpackClassify,
+            });
+        }
+    }
+    Ok(out)
+}
+
 impl Chunk {
     /// The request headers Fluent Bit sends with it.
-    pub fn headers(&self) -> [(&str, &str); 3] {
-        [
-            ("Content-Type", "application/x-ndjson"),
-            ("Content-Encoding", "gzip"),
-            ("X-Fluent-Tag", &self.tag),
-        ]
+    pub fn headers(&self) -> Vec<(&str, &str)> {
+        match self.encoding {
+            Encoding::JsonLinesGzip => vec![
+                ("Content-Type", "application/x-ndjson"),
+                ("Content-Encoding", "gzip"),
+                ("X-Fluent-Tag", &self.tag),
+            ],
+            Encoding::JsonLines => vec![("Content-Type", "application/x-ndjson"), ("X-Fluent-Tag", &self.tag)],
+            Encoding::MsgpackClassify => vec![
+                ("Content-Type", "application/msgpack"),
+                (sink_proxy::config::CLASSIFY_HEADER, "on"),
+                ("X-Fluent-Tag", &self.tag),
+            ],
+        }
     }
 }
 

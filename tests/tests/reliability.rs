@@ -670,6 +670,7 @@ async fn a_damaged_spool_still_starts_and_delivers_every_intact_acknowledged_chu
             body: Vec::new(),
             lines: c.lines.clone(),
             errors: c.errors,
+            encoding: c.encoding,
         })
         .collect();
     let t = wait_delivered(&fake, &intact, &[STREAM], deadline).await;

@@ -1,11 +1,14 @@
 //! sink-proxy throughput and cost, measured: the real binary as its own
-//! process, a fast local stand-in for AWS (count only), and the corpus
-//! replayed as Fluent Bit's http output sends it (json_lines + gzip chunks,
-//! the tag in a header, health checks already dropped by the filter, errors
-//! marked), with the durable spool off and on, and with alerts to a stuck
-//! receiver. The proxy's CPU time and
-//! peak RSS come from /proc. What it leaves out: TLS (the stand-in is plain
-//! HTTP on loopback); SigV4 signing, JSON and base64 are included.
+//! process, a fast local stand-in for AWS (count only) over TLS, and the
+//! corpus replayed as Fluent Bit's http output sends it with the include of
+//! `--include`: `lean` (firelens-lean.conf: msgpack, every record, the
+//! proxy classifies) or `shipped` (firelens.conf: json_lines, health checks
+//! already dropped by the module, errors marked), the tag in a header; with
+//! the durable spool off and on, and with alerts to a stuck receiver. The
+//! proxy's CPU time and peak RSS come from /proc. It covers the whole
+//! delivery path of a deployment: TLS, SigV4 signing, JSON and base64, both
+//! destinations. What it leaves out: AWS's own latency (the stand-in answers
+//! at once) and Fluent Bit (bench/fluent-bit-pipeline.sh has both).
 //!
 //!   cargo build --release -p sink-proxy && cargo run --release -p firelens-e2e --bin proxy-bench -- --mib 512
 //!
@@ -20,7 +23,7 @@ use sink_proxy::metrics::sample;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use test_support::driver::drive;
-use test_support::fluent_bit::{Chunk, corpus_chunks};
+use test_support::fluent_bit::{Chunk, corpus_chunks, lean_chunks};
 use test_support::process::{Extra, ProxyProcess};
 use test_support::receiver::{Answer, Receiver};
 
@@ -38,6 +41,10 @@ struct Args {
     /// Runs of each mode (spool off, spool on), alternating; medians.
     #[arg(long, default_value_t = 3)]
     rounds: usize,
+    /// What Fluent Bit sends: `lean` (firelens-lean.conf) or `shipped`
+    /// (firelens.conf).
+    #[arg(long, default_value = "lean", value_parser = ["lean", "shipped"])]
+    include: String,
     /// Another sink-proxy binary (e.g. from the previous commit), run spool
     /// on in the same rounds.
     #[arg(long)]
@@ -66,18 +73,18 @@ enum Mode {
 }
 
 /// Sends the plan through a fresh proxy and waits until the stand-in has
-/// every byte and event, so that CPU covers delivery too (but for
+/// every line and event, so that CPU covers delivery too (but for
 /// `IngestOnly`, which stops once every chunk is acknowledged).
 async fn run(
     plan: &Arc<Vec<Chunk>>,
     concurrency: usize,
     mode: Mode,
-    bytes: u64,
+    lines: u64,
     errors: u64,
     baseline: Option<&std::path::Path>,
 ) -> Result<Measure> {
     let spool = mode != Mode::SpoolOff;
-    let fake = FakeAws::start().await;
+    let fake = FakeAws::start_tls().await;
     fake.with(|st| {
         st.count_only = true;
         st.firehose_down = mode == Mode::IngestOnly;
@@ -88,15 +95,18 @@ async fn run(
         args.extend(["--spool-dir", "off"]);
     }
     let receiver = Receiver::start(Answer::Hang).await?;
-    let mut extra = Extra::default();
+    let mut extra = Extra {
+        env: vec![("SSL_CERT_FILE".into(), fake.ca_file().unwrap().display().to_string())],
+        ..Extra::default()
+    };
     if mode == Mode::Baseline {
         extra.binary = baseline.map(std::path::Path::to_path_buf);
     }
     if mode == Mode::AlertsStuck {
-        extra.env = vec![
+        extra.env.extend([
             ("SINK_PROXY_SLACK_WEBHOOK_URL".into(), receiver.url("/slack")),
             ("SINK_PROXY_ALERT_WEBHOOK_URL".into(), receiver.url("/hook")),
-        ];
+        ]);
     }
     let proxy = ProxyProcess::start_extra(&fake.endpoint, &args, extra).await?;
     let cpu0 = proxy.cpu_seconds()?;
@@ -114,7 +124,7 @@ async fn run(
     )
     .await?;
     // Until the stand-in has every byte and event (AWS down: nothing comes).
-    while mode != Mode::IngestOnly && !arrived(&fake, bytes, errors) {
+    while mode != Mode::IngestOnly && !arrived(&fake, lines, errors) {
         if Instant::now() > deadline {
             bail!("not everything arrived within 10 minutes");
         }
@@ -130,8 +140,8 @@ async fn run(
     })
 }
 
-fn arrived(fake: &FakeAws, bytes: u64, errors: u64) -> bool {
-    fake.with(|st| st.record_bytes >= bytes && st.event_count >= errors)
+fn arrived(fake: &FakeAws, lines: u64, errors: u64) -> bool {
+    fake.with(|st| st.record_lines >= lines && st.event_count >= errors)
 }
 
 fn median(mut v: Vec<f64>) -> f64 {
@@ -146,7 +156,14 @@ async fn main() -> Result<()> {
     let corpus = wasm_host::corpus::generate(args.records, 5, &dir).map_err(anyhow::Error::msg)?;
     std::fs::remove_dir_all(&dir)?;
     // About 1 MB per chunk, as Fluent Bit's chunks under load.
-    let chunks = corpus_chunks(&corpus.records, &corpus.labels, 2_600, 0)?;
+    let chunks: Vec<Chunk> = if args.include == "lean" {
+        lean_chunks(&corpus.records, &corpus.labels, 3_300)?
+    } else {
+        corpus_chunks(&corpus.records, &corpus.labels, 2_600, 0)?
+            .into_iter()
+            .map(Chunk::plain)
+            .collect()
+    };
     let line_lens: Vec<usize> = chunks.iter().flat_map(|c| c.lines.iter().map(String::len)).collect();
 
     // Round robin over the chunks until the volume is reached.
@@ -164,6 +181,7 @@ async fn main() -> Result<()> {
             body: c.body.clone(),
             lines: Vec::new(),
             errors: c.errors,
+            encoding: c.encoding,
         });
     }
     let requests = plan.len();
@@ -175,7 +193,7 @@ async fn main() -> Result<()> {
     let mut alerts = Vec::new();
     let mut baseline = Vec::new();
     let base = args.baseline_bin.as_deref();
-    let (b, e) = (bytes as u64, errors as u64);
+    let (b, e) = (lines as u64, errors as u64);
     for _ in 0..args.rounds {
         alerts.push(run(&plan, args.concurrency, Mode::AlertsStuck, b, e, base).await?);
         off.push(run(&plan, args.concurrency, Mode::SpoolOff, b, e, base).await?);
