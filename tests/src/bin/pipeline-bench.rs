@@ -4,20 +4,26 @@
 //!
 //! - `classic`: grep + rewrite_tag + record_modifier, then Fluent Bit's own
 //!   `cloudwatch_logs` (errors) and `kinesis_firehose` (everything kept), or
-//! - `shipped`: the include as shipped (`fluent-bit/firelens.conf`: partial
-//!   join, the module, AOT, the `http` output) into sink-proxy (spool on, as
-//!   deployed), which delivers to both,
+//! - `shipped`: `fluent-bit/firelens.conf` as shipped (partial join, the
+//!   module, AOT, the `http` output) into sink-proxy (spool on, as
+//!   deployed), which delivers to both, or
+//! - `lean`: `fluent-bit/firelens-lean.conf` (partial join, `http` msgpack)
+//!   into sink-proxy, which classifies with the module's rules,
 //!
 //! against one strict AWS stand-in over TLS (a CA made at start; sink-proxy
 //! trusts it through `SSL_CERT_FILE`, Fluent Bit with `tls.ca_file`). CPU is
 //! user+sys of Fluent Bit plus sink-proxy, read once the stand-in holds every
-//! line and event the pipeline must deliver. Rows alternate within each
-//! round, so the machine's noise hits all of them; medians.
+//! line and event the pipeline must deliver (exactly: more or fewer fails
+//! the run). Rows alternate within each round, so the machine's noise hits
+//! all of them; medians.
 //!
 //!   FLUENT_BIT=/path/to/fluent-bit bench/fluent-bit-pipeline.sh [RECORDS] [ROUNDS] [ROWS]
 //!
-//! `include[Key=Value;...]` rows change the include's `http` output (a lever
-//! measured beside the shipped setting); `Value` `-` removes the key.
+//! `include[Key=Value;...]` and `lean[...]` rows change that include's `http`
+//! output (a lever measured beside the shipped setting; `Value` `-` removes
+//! the key). `-null` rows (`none-null`, `classic-null`, `include-null`,
+//! `lean-null`) send to Fluent Bit's `null` output instead: what the filters
+//! alone cost, so that the outputs' share is known.
 
 use anyhow::{Context, Result, bail};
 use clap::Parser;
@@ -41,7 +47,7 @@ struct Args {
     records: usize,
     #[arg(long, default_value_t = 3)]
     rounds: usize,
-    /// Rows, comma-separated: classic, shipped, include[Key=Value;...].
+    /// Rows, comma-separated (see above).
     #[arg(long, default_value = "classic,shipped")]
     rows: String,
 }
