@@ -168,37 +168,28 @@ impl<'a> Reader<'a> {
     /// The length of the array at the front, or `None` (nothing consumed)
     /// if it is not an array.
     fn array_len(&mut self) -> R<Option<usize>> {
-        let b = *self.buf.get(self.pos).ok_or(TRUNCATED)?;
-        let n = match b {
-            0x90..=0x9f => {
-                self.pos += 1;
-                usize::from(b & 0x0f)
-            }
-            0xdc => {
-                self.pos += 1;
-                self.len16()?
-            }
-            0xdd => {
-                self.pos += 1;
-                self.len32()?
-            }
-            _ => return Ok(None),
-        };
-        Ok(Some(n))
+        self.container_len(0x90, 0xdc)
     }
 
     fn map_len(&mut self) -> R<Option<usize>> {
+        self.container_len(0x80, 0xde)
+    }
+
+    /// An array's or a map's length: `fix` is its fix-size marker base (the
+    /// length in the low four bits), `wide` its 16-bit marker, `wide + 1`
+    /// its 32-bit one.
+    fn container_len(&mut self, fix: u8, wide: u8) -> R<Option<usize>> {
         let b = *self.buf.get(self.pos).ok_or(TRUNCATED)?;
         let n = match b {
-            0x80..=0x8f => {
+            _ if b & 0xf0 == fix => {
                 self.pos += 1;
                 usize::from(b & 0x0f)
             }
-            0xde => {
+            _ if b == wide => {
                 self.pos += 1;
                 self.len16()?
             }
-            0xdf => {
+            _ if b == wide + 1 => {
                 self.pos += 1;
                 self.len32()?
             }
