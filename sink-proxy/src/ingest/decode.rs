@@ -185,7 +185,13 @@ impl<'a> Lines<'a> {
         match decision {
             Ok(d) if d.class == Class::Health => out.health_checks += 1,
             Ok(d) if d.class == Class::Error => {
-                let line = if d.rewritten { self.marked.clone() } else { line };
+                // The marked answer is moved out, not copied; the next
+                // record's answer gets a buffer of its own.
+                let line = if d.rewritten {
+                    std::mem::take(&mut self.marked)
+                } else {
+                    line
+                };
                 self.parsed(line, time_ms, out);
             }
             // Other, or the classifier's buffer could not grow: kept as it is.

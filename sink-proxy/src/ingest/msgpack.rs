@@ -358,8 +358,14 @@ impl<'a> Reader<'a> {
         Ok(())
     }
 
-    /// Skips one value.
+    /// Skips one value. Every v2 event has metadata to skip, nearly always
+    /// `{}`: that, nil and an empty array take one step here instead of a
+    /// buffer per record; anything else is read into a scratch buffer.
     fn skip(&mut self, depth: usize) -> R<()> {
+        if let Some(0x80 | 0x90 | 0xc0) = self.buf.get(self.pos) {
+            self.pos += 1;
+            return Ok(());
+        }
         let mut sink = Vec::new();
         self.value(&mut sink, depth + 1)
     }
