@@ -11,6 +11,7 @@ pub mod deadletter;
 pub mod delivered;
 pub mod drain;
 pub mod emf;
+pub mod fields;
 pub mod firehose;
 pub mod gzip;
 pub mod health;

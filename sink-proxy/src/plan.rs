@@ -7,8 +7,9 @@ use crate::alerts::event::ErrorEvent;
 use crate::alerts::select::Selector;
 use crate::cloudwatch::batch::LogEvent;
 use crate::deadletter::{self, Reason};
-use crate::ingest::decode::{Decoded, Fields};
-use crate::route::{self, Mark, MessageFormat, StreamTemplate};
+use crate::fields::Fields;
+use crate::ingest::decode::Decoded;
+use crate::route::{Mark, MessageFormat, StreamTemplate};
 use std::collections::BTreeMap;
 
 /// The routing settings a plan needs.
@@ -57,40 +58,50 @@ impl Plan {
         }
         let archive = routing.firehose_record_bytes.is_some();
         for record in decoded.records {
-            plan.records += 1;
-            let (map, raw) = match record.fields {
-                Fields::Parsed { map, raw } if routing.mark.is_marked(&map) => (map, raw),
-                unmarked => {
-                    if archive {
-                        plan.archive(unmarked.into_line(), routing, tag);
+            let marked = if record.may_be_marked {
+                match Fields::parse(&record.line) {
+                    Ok(fields) => routing.mark.is_marked(&fields).then_some(fields),
+                    Err(e) => {
+                        plan.dead_letter(Reason::Unparseable, &format!("invalid JSON: {e}"), tag, &record.line);
+                        continue;
                     }
-                    continue;
                 }
+            } else {
+                None
             };
-            plan.marked += 1;
-            // The record as JSON: its own bytes if it came as a line.
-            let line = (archive || routing.alerts.is_some()).then(|| raw.unwrap_or_else(|| route::firehose_line(&map)));
-            let timestamp = record.timestamp_ms.unwrap_or(now_ms);
-            let stream = routing
-                .cloudwatch
-                .as_ref()
-                .map(|(template, _)| template.render(&map, tag));
-            if let (Some(selector), Some(line)) = (&routing.alerts, &line)
-                && let Some(e) = selector.select(line, &map, tag, timestamp, stream.as_deref())
-            {
-                plan.alerts.push(e);
+            plan.records += 1;
+            if let Some(fields) = marked {
+                plan.marked += 1;
+                let timestamp = record
+                    .timestamp_ms
+                    .or_else(|| fields.f64(&routing.date_key).and_then(seconds_to_ms))
+                    .unwrap_or(now_ms);
+                plan.marked_record(&record.line, &fields, timestamp, routing, tag);
             }
-            if let (Some(stream), Some((_, message))) = (stream, &routing.cloudwatch) {
-                plan.cloudwatch.entry(stream).or_default().push(LogEvent {
-                    timestamp,
-                    message: message.render(&map, &routing.date_key),
-                });
-            }
-            if let Some(line) = line.filter(|_| archive) {
-                plan.archive(line, routing, tag);
+            if archive {
+                plan.archive(record.line, routing, tag);
             }
         }
         plan
+    }
+
+    /// A marked record's CloudWatch event and alert.
+    fn marked_record(&mut self, line: &[u8], fields: &Fields<'_>, timestamp: i64, routing: &Routing, tag: &str) {
+        let stream = routing
+            .cloudwatch
+            .as_ref()
+            .map(|(template, _)| template.render(fields, tag));
+        if let Some(selector) = &routing.alerts
+            && let Some(e) = selector.select(line, fields, tag, timestamp, stream.as_deref())
+        {
+            self.alerts.push(e);
+        }
+        if let (Some(stream), Some((_, message))) = (stream, &routing.cloudwatch) {
+            self.cloudwatch.entry(stream).or_default().push(LogEvent {
+                timestamp,
+                message: message.render(fields, &routing.date_key),
+            });
+        }
     }
 
     /// A body that cannot be decoded (corrupt gzip, unknown encoding): all of
@@ -123,6 +134,11 @@ impl Plan {
     pub fn dead_total(&self) -> usize {
         self.dead.values().sum()
     }
+}
+
+/// `json_date_format double` (default) or `epoch`: seconds since the epoch.
+fn seconds_to_ms(s: f64) -> Option<i64> {
+    (s.is_finite() && s >= 0.0).then(|| (s * 1000.0).round() as i64)
 }
 
 #[cfg(test)]
@@ -183,6 +199,36 @@ mod tests {
         let dl: serde_json::Value = serde_json::from_slice(&p.dead_letter_lines[0]).unwrap();
         assert_eq!(dl["raw"], r#"{"log":"#);
         assert_eq!(dl["tag"], "web-firelens-1");
+    }
+
+    /// The default message: the record's own bytes without the date and ECS
+    /// keys; the time from the date key, or from the msgpack event first.
+    #[test]
+    fn default_message_and_time() {
+        let mut r = routing();
+        r.cloudwatch = Some((StreamTemplate::parse("{tag}").unwrap(), MessageFormat::default()));
+        let line =
+            r#"{"date":2.5,"ecs_cluster":"c","log":"ERROR \"x\"","n":1.50,"log_class":"error","ecs_task_arn":"a"}"#;
+        let p = Plan::new(
+            decode(line.as_bytes(), Format::JsonLines, "date", &ParseFields::Never),
+            "t",
+            &r,
+            0,
+        );
+        assert_eq!(p.marked, 0, "never read: never marked");
+        let p = Plan::new(
+            decode(line.as_bytes(), Format::JsonLines, "date", &ParseFields::Always),
+            "t",
+            &r,
+            0,
+        );
+        let event = &p.cloudwatch["t"][0];
+        assert_eq!(event.timestamp, 2500);
+        assert_eq!(event.message, r#"{"log":"ERROR \"x\"","n":1.50,"log_class":"error"}"#);
+        assert_eq!(p.firehose_lines, [line.as_bytes()], "archived as it came");
+        let mut decoded = decode(line.as_bytes(), Format::JsonLines, "date", &ParseFields::Always);
+        decoded.records[0].timestamp_ms = Some(7);
+        assert_eq!(Plan::new(decoded, "t", &r, 0).cloudwatch["t"][0].timestamp, 7);
     }
 
     #[test]

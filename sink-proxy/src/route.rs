@@ -5,6 +5,7 @@
 //! also goes to CloudWatch Logs, to a stream named by a template, as a
 //! message shaped by [`MessageFormat`].
 
+use crate::fields::Fields;
 use serde_json::{Map, Value};
 
 /// CloudWatch stream names: 1 to 512 characters, without `:` or `*`.
@@ -36,8 +37,8 @@ impl Mark {
         Ok(self)
     }
 
-    pub fn is_marked(&self, record: &Map<String, Value>) -> bool {
-        record.get(&self.field).and_then(Value::as_str) == Some(self.value.as_str())
+    pub fn is_marked(&self, record: &Fields<'_>) -> bool {
+        record.str(&self.field).as_deref() == Some(self.value.as_str())
     }
 }
 
@@ -101,16 +102,19 @@ impl StreamTemplate {
 
     /// The stream name for a record: a missing or non-string field renders
     /// as `unknown`; forbidden characters become `_`; at most 512 characters.
-    pub fn render(&self, record: &Map<String, Value>, tag: &str) -> String {
+    pub fn render(&self, record: &Fields<'_>, tag: &str) -> String {
         let mut out = String::new();
         for p in &self.parts {
             match p {
                 Part::Literal(l) => out.push_str(l),
                 Part::Tag => out.push_str(if tag.is_empty() { "unknown" } else { tag }),
-                Part::Field(f) => match record.get(f) {
-                    Some(Value::String(s)) if !s.is_empty() => out.push_str(s),
-                    Some(Value::Number(n)) => out.push_str(&n.to_string()),
-                    _ => out.push_str("unknown"),
+                Part::Field(f) => match record.str(f) {
+                    Some(s) if !s.is_empty() => out.push_str(&s),
+                    Some(_) => out.push_str("unknown"),
+                    None => match record.value(f) {
+                        Some(Value::Number(n)) => out.push_str(&n.to_string()),
+                        _ => out.push_str("unknown"),
+                    },
                 },
             }
         }
@@ -146,22 +150,23 @@ impl Default for MessageFormat {
 impl MessageFormat {
     /// The message for `record`. The event carries the record's time, so the
     /// time key Fluent Bit adds (`date_key`) is left out of a record message.
-    pub fn render(&self, record: &Map<String, Value>, date_key: &str) -> String {
+    pub fn render(&self, record: &Fields<'_>, date_key: &str) -> String {
+        let mut out = String::new();
         match self {
             Self::RecordWithout(keys) => {
-                let kept: Map<String, Value> = record
-                    .iter()
-                    .filter(|(k, _)| !keys.contains(k) && k.as_str() != date_key)
-                    .map(|(k, v)| (k.clone(), v.clone()))
-                    .collect();
-                Value::Object(kept).to_string()
+                record.write_without(|k| k == date_key || keys.iter().any(|o| o == k), &mut out);
             }
-            Self::Key(key) => match record.get(key) {
-                Some(Value::String(s)) if !s.is_empty() => s.clone(),
-                Some(v) if !v.is_null() && !matches!(v, Value::String(_)) => v.to_string(),
-                _ => Value::Object(record.clone()).to_string(),
+            Self::Key(key) => match record.str(key) {
+                Some(s) if !s.is_empty() => out.push_str(&s),
+                // Never an empty message: the whole record instead.
+                Some(_) => record.write_without(|_| false, &mut out),
+                None => match record.value(key) {
+                    Some(v) if !v.is_null() => out.push_str(&v.to_string()),
+                    _ => record.write_without(|_| false, &mut out),
+                },
             },
         }
+        out
     }
 }
 
@@ -175,36 +180,45 @@ mod tests {
     use super::*;
     use serde_json::json;
 
-    fn rec(v: Value) -> Map<String, Value> {
-        v.as_object().unwrap().clone()
+    /// A record's line, read as [`Fields`] by `fields`.
+    fn rec(v: Value) -> String {
+        v.to_string()
+    }
+
+    fn fields(line: &str) -> Fields<'_> {
+        Fields::parse(line.as_bytes()).unwrap()
     }
 
     #[test]
     fn mark_detection_is_exact() {
         let m = Mark::default();
-        assert!(m.is_marked(&rec(json!({"log": "x", "log_class": "error"}))));
-        assert!(!m.is_marked(&rec(json!({"log": "ERROR x"}))));
-        assert!(!m.is_marked(&rec(json!({"log_class": "errors"}))));
-        assert!(!m.is_marked(&rec(json!({"log_class": ["error"]}))));
+        assert!(m.is_marked(&fields(&rec(json!({"log": "x", "log_class": "error"})))));
+        assert!(!m.is_marked(&fields(&rec(json!({"log": "ERROR x"})))));
+        assert!(!m.is_marked(&fields(&rec(json!({"log_class": "errors"})))));
+        assert!(!m.is_marked(&fields(&rec(json!({"log_class": ["error"]})))));
         let custom = Mark {
             field: "severity_class".into(),
             value: "alert".into(),
         };
-        assert!(custom.is_marked(&rec(json!({"severity_class": "alert"}))));
+        assert!(custom.is_marked(&fields(&rec(json!({"severity_class": "alert"})))));
     }
 
     #[test]
     fn stream_templates() {
         let r = rec(json!({"container_name": "web", "ecs_task_arn": "arn:aws:ecs:eu-west-1:1:task/c/abc", "n": 7}));
         let t = StreamTemplate::parse(StreamTemplate::DEFAULT).unwrap();
-        assert_eq!(t.render(&r, "web-firelens-abc"), "web-firelens-abc");
+        assert_eq!(t.render(&fields(&r), "web-firelens-abc"), "web-firelens-abc");
         let t = StreamTemplate::parse("ecs/{container_name}/{ecs_task_arn}").unwrap();
-        assert_eq!(t.render(&r, "t"), "ecs/web/arn_aws_ecs_eu-west-1_1_task/c/abc");
+        assert_eq!(t.render(&fields(&r), "t"), "ecs/web/arn_aws_ecs_eu-west-1_1_task/c/abc");
         let t = StreamTemplate::parse("{missing}-{n}-{ tag }").unwrap();
-        assert_eq!(t.render(&r, ""), "unknown-7-unknown");
+        assert_eq!(t.render(&fields(&r), ""), "unknown-7-unknown");
         let long = rec(json!({"x": "\u{30a8}".repeat(600)}));
         assert_eq!(
-            StreamTemplate::parse("{x}").unwrap().render(&long, "t").chars().count(),
+            StreamTemplate::parse("{x}")
+                .unwrap()
+                .render(&fields(&long), "t")
+                .chars()
+                .count(),
             512
         );
         for bad in ["", "a{", "a{}", "x:{tag}", "{a{b}}", "*"] {
@@ -218,13 +232,13 @@ mod tests {
             json!({"date": 1.5, "container_name": "web", "log": "ERROR x", "ecs_cluster": "c", "ecs_task_arn": "a", "log_class": "error"}),
         );
         assert_eq!(
-            MessageFormat::default().render(&r, "date"),
+            MessageFormat::default().render(&fields(&r), "date"),
             r#"{"container_name":"web","log":"ERROR x","log_class":"error"}"#
         );
-        assert_eq!(MessageFormat::Key("log".into()).render(&r, "date"), "ERROR x");
+        assert_eq!(MessageFormat::Key("log".into()).render(&fields(&r), "date"), "ERROR x");
         let obj = rec(json!({"log": {"level": "error"}}));
         assert_eq!(
-            MessageFormat::Key("log".into()).render(&obj, "date"),
+            MessageFormat::Key("log".into()).render(&fields(&obj), "date"),
             r#"{"level":"error"}"#
         );
         // Never an empty message: a missing, empty or null value sends the whole record.
@@ -233,16 +247,13 @@ mod tests {
             rec(json!({"log": ""})),
             rec(json!({"log": null})),
         ] {
-            assert_eq!(
-                MessageFormat::Key("log".into()).render(&r, "date"),
-                Value::Object(r.clone()).to_string()
-            );
+            assert_eq!(MessageFormat::Key("log".into()).render(&fields(&r), "date"), r);
         }
     }
 
     #[test]
     fn firehose_lines_are_compact_json_in_field_order() {
-        let r = rec(json!({"b": 1, "a": "x\ny"}));
+        let r = json!({"b": 1, "a": "x\ny"}).as_object().unwrap().clone();
         assert_eq!(firehose_line(&r), br#"{"b":1,"a":"x\ny"}"#);
     }
 }

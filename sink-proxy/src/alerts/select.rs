@@ -8,9 +8,9 @@
 //! alert while 5xx and error-or-worse levels do.
 
 use super::event::ErrorEvent;
+use crate::fields::Fields;
 use firelens_filter::rules::{ErrorRules, HealthRules};
 use firelens_filter::{Class, Classifier, RulesFile};
-use serde_json::{Map, Value};
 
 /// The default lowest alerting status: server errors only.
 pub const DEFAULT_STATUS_MIN: u16 = 500;
@@ -56,7 +56,7 @@ impl Selector {
     pub fn select(
         &self,
         json: &[u8],
-        fields: &Map<String, Value>,
+        fields: &Fields<'_>,
         tag: &str,
         timestamp_ms: i64,
         stream: Option<&str>,
@@ -64,16 +64,19 @@ impl Selector {
         if self.classifier.classify(json, &mut Vec::new()) != Class::Error {
             return None;
         }
-        let container = match fields.get("container_name") {
-            Some(Value::String(s)) if !s.is_empty() => s.clone(),
+        let container = match fields.str("container_name") {
+            Some(s) if !s.is_empty() => s.into_owned(),
             // FireLens tags are `<container>-firelens-<task id>`.
             _ => tag.split("-firelens-").next().unwrap_or(tag).to_owned(),
         };
-        let task = fields.get("ecs_task_arn").and_then(Value::as_str).map(str::to_owned);
-        let message = match fields.get(&self.log_key) {
-            Some(Value::String(s)) if !s.is_empty() => std::borrow::Cow::Borrowed(s.as_str()),
-            Some(v) if !v.is_null() && !v.is_string() => v.to_string().into(),
-            _ => String::from_utf8_lossy(json),
+        let task = fields.str("ecs_task_arn").map(std::borrow::Cow::into_owned);
+        let message = match fields.str(&self.log_key) {
+            Some(s) if !s.is_empty() => s,
+            Some(_) => String::from_utf8_lossy(json),
+            None => match fields.value(&self.log_key) {
+                Some(v) if !v.is_null() => v.to_string().into(),
+                _ => String::from_utf8_lossy(json),
+            },
         };
         Some(ErrorEvent::new(
             container,
@@ -88,13 +91,13 @@ impl Selector {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Value, json};
 
     fn select(s: &Selector, record: Value) -> Option<ErrorEvent> {
         let json = record.to_string();
         s.select(
             json.as_bytes(),
-            record.as_object().unwrap(),
+            &Fields::parse(json.as_bytes()).unwrap(),
             "web-firelens-abc",
             7,
             Some("web-firelens-abc"),

@@ -7,46 +7,21 @@
 //! the size limits is refused (the caller answers 413).
 
 use firelens_filter::{Class, Classifier, Memo};
-use serde_json::{Map, Value};
+use serde_json::Value;
 
 /// One record, as the JSON object Fluent Bit sent.
 #[derive(Debug, Clone, PartialEq)]
 pub struct Record {
-    pub fields: Fields,
-    /// From the date key (`json_date_key`, default `date`, seconds as a
-    /// double) or the msgpack event time, in milliseconds since the epoch.
+    /// The record as one JSON line, without the newline: its own bytes when
+    /// it came as one, archived as they came.
+    pub line: Vec<u8>,
+    /// The line may carry the error mark (see [`ParseFields`]): the plan
+    /// reads its fields ([`crate::fields::Fields`], which checks it whole).
+    /// Any other line is only checked to be one JSON object.
+    pub may_be_marked: bool,
+    /// The msgpack event time, in milliseconds since the epoch. A JSON
+    /// line's time is its date key, read by the plan when it needs it.
     pub timestamp_ms: Option<i64>,
-}
-
-#[derive(Debug, Clone, PartialEq)]
-pub enum Fields {
-    /// `raw`: the record's own bytes when it arrived as one JSON line,
-    /// archived as they came, not re-serialised.
-    Parsed {
-        map: Map<String, Value>,
-        raw: Option<Vec<u8>>,
-    },
-    /// A JSON line nobody needs the fields of (see [`ParseFields`]): checked to
-    /// be a JSON object, not parsed, archived as it came.
-    Unparsed { raw: Vec<u8> },
-}
-
-impl Fields {
-    /// The fields, if they were parsed.
-    pub fn map(&self) -> Option<&Map<String, Value>> {
-        match self {
-            Self::Parsed { map, .. } => Some(map),
-            Self::Unparsed { .. } => None,
-        }
-    }
-
-    /// The record as one JSON line: its own bytes if it came as one.
-    pub fn into_line(self) -> Vec<u8> {
-        match self {
-            Self::Parsed { raw: Some(raw), .. } | Self::Unparsed { raw } => raw,
-            Self::Parsed { map, raw: None } => crate::route::firehose_line(&map),
-        }
-    }
 }
 
 /// Bytes that could not be read as a record, and why.
@@ -96,9 +71,9 @@ impl Format {
     }
 }
 
-/// What is done with each record's JSON line. Parsing every record into a
-/// map is most of the cost of a chunk; a line that is only archived needs to
-/// be checked (a JSON object, UTF-8), not parsed.
+/// Which records' fields are read ([`Record::may_be_marked`]). Reading
+/// fields costs; a line that is only archived needs to be checked (a JSON
+/// object, UTF-8), not read.
 #[derive(Debug, Clone)]
 pub enum ParseFields<'a> {
     Always,
@@ -108,8 +83,8 @@ pub enum ParseFields<'a> {
     IfKeyPresent(String),
     /// The proxy classifies each record with the filter module's rules, as
     /// the module would have in Fluent Bit: health checks are dropped
-    /// (counted in [`Decoded::health_checks`]), errors get the mark and are
-    /// parsed, the rest is archived as it is.
+    /// (counted in [`Decoded::health_checks`]), errors get the mark and
+    /// their fields are read, the rest is archived as it is.
     Classify(&'a Classifier),
 }
 
@@ -159,7 +134,7 @@ impl<'a> Lines<'a> {
         }
     }
 
-    /// Whether a line must be parsed even before it is classified.
+    /// Whether a line's fields are read, unless it is classified.
     fn needs_fields(&self, line: &[u8]) -> bool {
         match self.reading {
             ParseFields::Always => true,
@@ -169,68 +144,48 @@ impl<'a> Lines<'a> {
     }
 
     /// A record whose line is known to be one JSON object.
-    fn object_line(&mut self, line: Vec<u8>, time_ms: Option<i64>, out: &mut Decoded) {
+    fn object_line(&mut self, line: Vec<u8>, timestamp_ms: Option<i64>, out: &mut Decoded) {
         let ParseFields::Classify(classifier) = self.reading else {
-            if self.needs_fields(&line) {
-                self.parsed(line, time_ms, out);
-            } else {
-                out.records.push(Record {
-                    fields: Fields::Unparsed { raw: line },
-                    timestamp_ms: time_ms,
-                });
-            }
+            let may_be_marked = self.needs_fields(&line);
+            out.records.push(Record {
+                line,
+                may_be_marked,
+                timestamp_ms,
+            });
             return;
         };
         let decision = classifier.decide_with(&line, &mut self.memo, &mut self.scratch, &mut self.marked);
-        match decision {
-            Ok(d) if d.class == Class::Health => out.health_checks += 1,
-            Ok(d) if d.class == Class::Error => {
-                // The marked answer is moved out, not copied; the next
-                // record's answer gets a buffer of its own.
-                let line = if d.rewritten {
-                    std::mem::take(&mut self.marked)
-                } else {
-                    line
-                };
-                self.parsed(line, time_ms, out);
+        let record = match decision {
+            Ok(d) if d.class == Class::Health => {
+                out.health_checks += 1;
+                return;
             }
-            // Other, or the classifier's buffer could not grow: kept as it is.
-            _ => out.records.push(Record {
-                fields: Fields::Unparsed { raw: line },
-                timestamp_ms: time_ms,
-            }),
-        }
-    }
-
-    fn parsed(&mut self, line: Vec<u8>, time_ms: Option<i64>, out: &mut Decoded) {
-        match serde_json::from_slice::<Map<String, Value>>(&line) {
-            Ok(map) => {
-                let timestamp_ms = time_ms.or_else(|| map.get(self.date_key).and_then(seconds_to_ms));
-                out.records.push(Record {
-                    fields: Fields::Parsed { map, raw: Some(line) },
-                    timestamp_ms,
-                });
-            }
-            Err(e) => out.bad.push(BadRecord {
-                error: format!("invalid JSON: {e}"),
-                raw: line,
-            }),
-        }
+            // The marked answer is moved out, not copied; the next record's
+            // answer gets a buffer of its own.
+            Ok(d) if d.class == Class::Error && d.rewritten => Record {
+                line: std::mem::take(&mut self.marked),
+                may_be_marked: true,
+                timestamp_ms,
+            },
+            Ok(d) => Record {
+                line,
+                may_be_marked: d.class == Class::Error,
+                timestamp_ms,
+            },
+            // The classifier's buffer could not grow: kept as it is.
+            Err(_) => Record {
+                line,
+                may_be_marked: false,
+                timestamp_ms,
+            },
+        };
+        out.records.push(record);
     }
 
     /// A record read as a value (a JSON array's item, a stream's object).
     fn value(&mut self, v: Value, out: &mut Decoded) {
         match v {
-            Value::Object(map) if matches!(self.reading, ParseFields::Classify(_)) => {
-                self.object_line(crate::route::firehose_line(&map), None, out);
-            }
-            Value::Object(map) => {
-                let timestamp_ms = map.get(self.date_key).and_then(seconds_to_ms);
-                out.records.push(Record {
-                    fields: Fields::Parsed { map, raw: None },
-                    timestamp_ms,
-                });
-            }
+            Value::Object(map) => self.object_line(crate::route::firehose_line(&map), None, out),
             other => out
                 .bad
                 .push(bad(other.to_string().as_bytes(), "not a JSON object".into())),
@@ -247,23 +202,11 @@ fn decode_json_lines(body: &[u8], lines: &mut Lines<'_>, out: &mut Decoded) {
         // The usual case, one object per line, keeps its bytes. A line with
         // several objects (json_stream) or an error goes the general way.
         let line = line.trim_ascii();
-        if !lines.needs_fields(line)
-            && line.first() == Some(&b'{')
+        if line.first() == Some(&b'{')
             && std::str::from_utf8(line).is_ok()
             && serde_json::from_slice::<serde::de::IgnoredAny>(line).is_ok()
         {
             lines.object_line(line.to_vec(), None, out);
-            continue;
-        }
-        if let Ok(Value::Object(map)) = serde_json::from_slice::<Value>(line) {
-            let timestamp_ms = map.get(lines.date_key).and_then(seconds_to_ms);
-            out.records.push(Record {
-                fields: Fields::Parsed {
-                    map,
-                    raw: Some(line.to_vec()),
-                },
-                timestamp_ms,
-            });
             continue;
         }
         decode_json(line, lines, out);
@@ -295,12 +238,6 @@ fn decode_json(body: &[u8], lines: &mut Lines<'_>, out: &mut Decoded) {
     }
 }
 
-/// `json_date_format double` (default) or `epoch`: seconds since the epoch.
-fn seconds_to_ms(v: &Value) -> Option<i64> {
-    let s = v.as_f64()?;
-    (s.is_finite() && s >= 0.0).then(|| (s * 1000.0).round() as i64)
-}
-
 fn bad(raw: &[u8], error: String) -> BadRecord {
     BadRecord {
         raw: raw.to_vec(),
@@ -330,25 +267,25 @@ fn decode_msgpack(body: &[u8], lines: &mut Lines<'_>, out: &mut Decoded) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use serde_json::json;
+    use serde_json::{Map, json};
+
+    fn map(r: &Record) -> Map<String, Value> {
+        serde_json::from_slice(&r.line).unwrap()
+    }
 
     #[test]
     fn json_lines_keep_good_records_around_bad_ones() {
         let body =
             b"{\"date\":1795532400.5,\"log\":\"a\"}\n{\"log\":\"b\"\n\n[1]\r\n{\"date\":1795532401.25,\"log\":\"c\"}\n";
         let d = decode(body, Format::JsonLines, "date", &ParseFields::Always);
-        let logs: Vec<&str> = d
+        let logs: Vec<String> = d
             .records
             .iter()
-            .map(|r| r.fields.map().unwrap()["log"].as_str().unwrap())
+            .map(|r| map(r)["log"].as_str().unwrap().to_owned())
             .collect();
         assert_eq!(logs, ["a", "c"]);
-        assert_eq!(d.records[0].timestamp_ms, Some(1_795_532_400_500));
-        assert_eq!(d.records[1].timestamp_ms, Some(1_795_532_401_250));
-        assert_eq!(
-            d.records[0].fields.clone().into_line(),
-            br#"{"date":1795532400.5,"log":"a"}"#
-        );
+        assert!(d.records.iter().all(|r| r.may_be_marked && r.timestamp_ms.is_none()));
+        assert_eq!(d.records[0].line, br#"{"date":1795532400.5,"log":"a"}"#);
         assert_eq!(d.bad.len(), 2);
         assert_eq!(d.bad[0].raw, b"{\"log\":\"b\"");
         assert!(d.bad[0].error.contains("invalid JSON"));
@@ -356,7 +293,7 @@ mod tests {
     }
 
     #[test]
-    fn lines_nobody_needs_the_fields_of_are_checked_not_parsed() {
+    fn lines_nobody_needs_the_fields_of_are_checked_not_read() {
         let body = b"{\"log\":\"a\"}\n{\"log\":\"b\",\"log_class\":\"error\",\"date\":2}\n{\"log\":\"\xff\"}\n{\"log\":\n[1]\n";
         let d = decode(
             body,
@@ -366,25 +303,22 @@ mod tests {
         );
         assert_eq!(d.records.len(), 2);
         assert_eq!(
-            d.records[0].fields,
-            Fields::Unparsed {
-                raw: br#"{"log":"a"}"#.to_vec()
+            d.records[0],
+            Record {
+                line: br#"{"log":"a"}"#.to_vec(),
+                may_be_marked: false,
+                timestamp_ms: None
             },
-            "no mark key: not parsed"
+            "no mark key: not read"
         );
-        assert_eq!(
-            d.records[1].fields.map().unwrap()["log_class"],
-            "error",
-            "may be marked: parsed"
-        );
-        assert_eq!(d.records[1].timestamp_ms, Some(2000));
+        assert!(d.records[1].may_be_marked, "may be marked: read by the plan");
         assert_eq!(
             d.bad.len(),
             3,
             "invalid UTF-8, truncated JSON and a non-object are still caught"
         );
         let never = decode(body, Format::JsonLines, "date", &ParseFields::Never);
-        assert!(never.records.iter().all(|r| r.fields.map().is_none()));
+        assert!(never.records.iter().all(|r| !r.may_be_marked));
         assert_eq!(never.bad.len(), 3);
     }
 
@@ -397,8 +331,7 @@ mod tests {
             &ParseFields::Always,
         );
         assert_eq!(d.records.len(), 2);
-        assert_eq!(d.records[0].timestamp_ms, Some(1000));
-        assert_eq!(d.records[1].timestamp_ms, None);
+        assert_eq!(d.records[0].line, br#"{"log":"a","date":1}"#);
         assert_eq!(d.bad.len(), 1);
         let d = decode(
             br#"{"log":"a"}{"log":"b"} {"log":"c"}"#,
@@ -442,20 +375,17 @@ mod tests {
         assert_eq!(d.records.len(), 2);
         // The line json_lines would give: the time as `date` first.
         assert_eq!(
-            d.records[0].fields.map(),
+            Some(&map(&d.records[0])),
             json!({"date": 1795521264.5, "log": "ERROR x", "n": 7}).as_object()
         );
-        assert_eq!(
-            d.records[1].fields.clone().into_line(),
-            br#"{"date":1795532400.0,"log":"ERROR x","n":7}"#
-        );
+        assert_eq!(d.records[1].line, br#"{"date":1795532400.0,"log":"ERROR x","n":7}"#);
         assert_eq!(d.records[0].timestamp_ms, Some(0x6b05_7af0_i64 * 1000 + 500));
         assert_eq!(d.records[1].timestamp_ms, Some(1_795_532_400_000));
         assert_eq!(d.bad.len(), 2);
     }
 
     /// The proxy classifies as the module would: health checks dropped and
-    /// counted, errors marked (and parsed, for CloudWatch), the rest kept
+    /// counted, errors marked (and read, for CloudWatch), the rest kept
     /// byte for byte; the same from json_lines and from msgpack.
     #[test]
     fn classify_drops_health_checks_and_marks_errors() {
@@ -484,15 +414,13 @@ mod tests {
         ] {
             let d = decode(body, format, "date", &reading);
             assert_eq!((d.health_checks, d.records.len(), d.bad.len()), (1, 2, 0), "{format:?}");
-            let error = d.records[0].fields.map().expect("an error is parsed");
+            assert!(d.records[0].may_be_marked, "an error's fields are read");
+            let error = map(&d.records[0]);
             assert_eq!(error["log_class"], "error");
             assert_eq!(error["log"], logs[1]);
-            assert_eq!(d.records[0].timestamp_ms, Some(1_795_532_400_500));
             assert_eq!(
-                d.records[1].fields,
-                Fields::Unparsed {
-                    raw: br#"{"date":1795532400.5,"log":"GET /items 200"}"#.to_vec()
-                },
+                (&d.records[1].line[..], d.records[1].may_be_marked),
+                (&br#"{"date":1795532400.5,"log":"GET /items 200"}"#[..], false),
                 "{format:?}"
             );
         }
