@@ -187,8 +187,6 @@ impl Proxy {
     /// `classify`: the chunk asked the proxy to classify its records (no
     /// Wasm filter in Fluent Bit; see [`crate::config::CLASSIFY_HEADER`]).
     pub async fn chunk(&self, tag: &str, body: &Body<'_>, classify: bool) -> Result<Accepted, Refused> {
-        // A retry of the chunk has the same tag and bytes.
-        let chunk = ChunkId::new(tag, body.bytes());
         let reading = if classify {
             ParseFields::Classify(&self.classifier)
         } else {
@@ -205,7 +203,9 @@ impl Proxy {
         let health_checks = plan.health_checks;
         let result = match &self.spool {
             Some(spool) => self.spool_plan(spool, plan).await,
-            None => self.deliver(plan, &chunk).await,
+            // A retry of the chunk has the same tag and bytes. (Spooled
+            // entries have ids of their own: no need to hash the body.)
+            None => self.deliver(plan, &ChunkId::new(tag, body.bytes())).await,
         };
         // Count and alert once, when the chunk is taken: not for each retry.
         if let Ok(accepted) = &result {
