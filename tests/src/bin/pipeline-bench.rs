@@ -62,6 +62,8 @@ struct Expected {
 struct Measure {
     fluent_bit: f64,
     proxy: f64,
+    /// Of `proxy`: its CPU when it was ready, before Fluent Bit started.
+    proxy_start: f64,
     firehose_records: u64,
     billed_units: u64,
     put_log_events: usize,
@@ -335,6 +337,7 @@ async fn run(work: &Work, row: &Row, expected: Expected, round: usize) -> Result
     // The null rows' progress comes from Fluent Bit's HTTP server.
     let metrics_server = "    HTTP_Server On\n    HTTP_Listen 127.0.0.1\n    HTTP_Port 2020\n";
     let mut proxy = None;
+    let mut proxy_start = 0.0;
     match row {
         Row::NoneNull => std::fs::write(&config, format!("{}{NULL_OUTPUT}", work.head(metrics_server)))?,
         Row::Classic { null: true } => std::fs::write(
@@ -371,6 +374,7 @@ async fn run(work: &Work, row: &Row, expected: Expected, round: usize) -> Result
                 )
                 .await?;
                 let port = p.addr.port();
+                proxy_start = p.cpu_seconds()?;
                 proxy = Some(p);
                 port
             };
@@ -444,6 +448,7 @@ async fn run(work: &Work, row: &Row, expected: Expected, round: usize) -> Result
     Ok(Measure {
         fluent_bit,
         proxy: proxy_cpu,
+        proxy_start,
         firehose_records,
         billed_units,
         put_log_events,
@@ -579,35 +584,55 @@ async fn main() -> Result<()> {
             };
             let m = run(&work, row, expected, round).await?;
             eprintln!(
-                "round {}: {}: Fluent Bit {:.2} s + sink-proxy {:.2} s",
+                "round {}: {}: Fluent Bit {:.2} s + sink-proxy {:.2} s ({:.2} s of it start-up)",
                 round + 1,
                 row.label(),
                 m.fluent_bit,
-                m.proxy
+                m.proxy,
+                m.proxy_start
             );
             results[i].push(m);
         }
     }
     let total = |ms: &[Measure]| median(ms.iter().map(|m| m.fluent_bit + m.proxy).collect());
-    let base = rows.iter().position(Row::is_classic).map(|i| total(&results[i]));
+    let classic = rows.iter().position(Row::is_classic);
+    let base = classic.map(|i| total(&results[i]));
+    // Each round's ratio to the classic row of the same round: the rows of
+    // a round ran back to back, so this pairs away the machine's drift.
+    let per_round = |ms: &[Measure]| {
+        classic.map(|c| {
+            median(
+                ms.iter()
+                    .zip(&results[c])
+                    .map(|(m, b)| (m.fluent_bit + m.proxy) / (b.fluent_bit + b.proxy))
+                    .collect(),
+            )
+        })
+    };
     println!();
     println!(
-        "| pipeline | CPU s (median) | Fluent Bit | sink-proxy | × classic | Firehose records | billed 5 KiB units | PutLogEvents calls |"
+        "| pipeline | CPU s (median) | Fluent Bit | sink-proxy | of it start-up | × classic | × classic, per round | Firehose records | billed 5 KiB units | PutLogEvents calls |"
     );
-    println!("|---|---:|---:|---:|---:|---:|---:|---:|");
+    println!("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|");
     for (row, ms) in rows.iter().zip(&results) {
         let t = total(ms);
         let last = ms.last().context("no rounds")?;
+        let with_proxy = matches!(row, Row::Include { null: false, .. });
+        let proxy_median = |f: fn(&Measure) -> f64| {
+            if with_proxy {
+                format!("{:.2}", median(ms.iter().map(f).collect()))
+            } else {
+                "-".to_owned()
+            }
+        };
         println!(
-            "| {} | {t:.2} | {:.2} | {} | {} | {} | {} | {} |",
+            "| {} | {t:.2} | {:.2} | {} | {} | {} | {} | {} | {} | {} |",
             row.label(),
             median(ms.iter().map(|m| m.fluent_bit).collect()),
-            if !matches!(row, Row::Include { null: false, .. }) {
-                "-".to_owned()
-            } else {
-                format!("{:.2}", median(ms.iter().map(|m| m.proxy).collect()))
-            },
+            proxy_median(|m| m.proxy),
+            proxy_median(|m| m.proxy_start),
             base.map_or("-".into(), |b| format!("{:.2}", t / b)),
+            per_round(ms).map_or("-".into(), |r| format!("{r:.2}")),
             last.firehose_records,
             last.billed_units,
             last.put_log_events,
