@@ -25,7 +25,9 @@ pub struct IngestFile {
     pub token_header: Option<String>,
     pub token_env: Option<String>,
     /// The filter module's rules file (rules.toml), for chunks that ask the
-    /// proxy to classify them ([`CLASSIFY_HEADER`]); default: the built-in rules.
+    /// proxy to classify them ([`CLASSIFY_HEADER`]); default: the file the
+    /// module reads in the image ([`firelens_filter::RULES_PATH`]) if there
+    /// is one, else the built-in rules.
     pub rules_file: Option<std::path::PathBuf>,
 }
 
@@ -77,6 +79,20 @@ pub struct Token {
 
 impl IngestFile {
     pub fn resolve(self, env: &impl Fn(&str) -> Option<String>) -> Result<Ingest, String> {
+        self.resolve_with(env, std::path::Path::new(firelens_filter::RULES_PATH))
+    }
+
+    /// `image_rules`: where the module reads its rules. A derived image that
+    /// puts its own file there changes the rules of both includes, so the
+    /// proxy classifies with that file too unless told otherwise.
+    fn resolve_with(
+        mut self,
+        env: &impl Fn(&str) -> Option<String>,
+        image_rules: &std::path::Path,
+    ) -> Result<Ingest, String> {
+        if self.rules_file.is_none() && image_rules.is_file() {
+            self.rules_file = Some(image_rules.to_owned());
+        }
         if !self.path.starts_with('/') {
             return Err(format!("ingest.path {:?} must start with '/'", self.path));
         }
@@ -124,5 +140,41 @@ impl IngestFile {
             date_key: self.date_key,
             token,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Without `rules_file`, the module's file in the image is used when
+    /// there is one, so a derived image's rules hold for either include.
+    #[test]
+    fn rules_default_to_the_image_file_if_present() {
+        let no_env = |_: &str| None;
+        let dir = std::env::temp_dir().join(format!("sink-proxy-image-rules-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let image = dir.join("rules.toml");
+        let missing = IngestFile::default().resolve_with(&no_env, &image).unwrap();
+        assert_eq!(
+            (missing.rules_file, missing.rules.error.words),
+            (None, RulesFile::default().error.words)
+        );
+        std::fs::write(&image, "[error]\nwords = [\"OOPS\"]\n").unwrap();
+        let found = IngestFile::default().resolve_with(&no_env, &image).unwrap();
+        assert_eq!(found.rules_file.as_deref(), Some(image.as_path()));
+        assert_eq!(found.rules.error.words, ["OOPS"]);
+        let other = dir.join("other.toml");
+        std::fs::write(&other, "[error]\nwords = [\"MINE\"]\n").unwrap();
+        let set = IngestFile {
+            rules_file: Some(other.clone()),
+            ..IngestFile::default()
+        };
+        assert_eq!(
+            set.resolve_with(&no_env, &image).unwrap().rules.error.words,
+            ["MINE"],
+            "a set rules_file wins"
+        );
+        std::fs::remove_dir_all(&dir).unwrap();
     }
 }
