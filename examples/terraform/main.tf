@@ -753,7 +753,7 @@ resource "aws_ecs_task_definition" "app" {
         type = "fluentbit"
         options = {
           config-file-type        = "file"
-          config-file-value       = "/fluent-bit/firelens/firelens.conf"
+          config-file-value       = "/fluent-bit/firelens/firelens-lean.conf"
           enable-ecs-log-metadata = "true"
         }
       }

@@ -149,9 +149,10 @@ fn the_image_puts_everything_where_the_include_and_the_task_look() {
     let opts = &router["firelensConfiguration"]["options"];
     assert_eq!(router["firelensConfiguration"]["type"], "fluentbit");
     assert_eq!(opts["config-file-type"], "file");
+    // The examples load the lean include (classification in sink-proxy).
     assert_eq!(
         opts["config-file-value"],
-        copied_to("fluent-bit/firelens.conf").as_str()
+        copied_to("fluent-bit/firelens-lean.conf").as_str()
     );
     // The proxy binary where the task runs it and checks its health.
     let proxy = container(&td, "sink-proxy");
@@ -275,7 +276,7 @@ fn the_terraform_example_parses_and_grants_only_what_sink_proxy_needs() {
     );
     // The containers as in the JSON example.
     for needle in [
-        "/fluent-bit/firelens/firelens.conf",
+        "/fluent-bit/firelens/firelens-lean.conf",
         "\"/usr/local/bin/sink-proxy\", \"--check-health\"",
         "condition = \"HEALTHY\"",
         "condition = \"START\"",
