@@ -249,9 +249,10 @@ fn bad(raw: &[u8], error: String) -> BadRecord {
 /// `msgpack.rs`): the same records as `json_lines` would give.
 fn decode_msgpack(body: &[u8], lines: &mut Lines<'_>, out: &mut Decoded) {
     let mut rest = body;
+    let mut repeats = super::msgpack::Repeats::default();
     while !rest.is_empty() {
         let before = rest;
-        match super::msgpack::next_event(&mut rest, lines.date_key) {
+        match super::msgpack::next_event(&mut rest, lines.date_key, &mut repeats) {
             Ok(event) => lines.object_line(event.line, event.time_ms, out),
             Err(e @ super::msgpack::EventError::NotAnEvent) => {
                 out.bad.push(bad(&before[..before.len() - rest.len()], e.to_string()));

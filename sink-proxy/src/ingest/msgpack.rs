@@ -9,9 +9,14 @@
 //! with U+FFFD for the bad bytes; a key that is not text is written as the
 //! JSON of its value; NaN and infinities as `null`.
 //!
+//! The events of a chunk come from one container: each repeats the keys and
+//! the ECS metadata of the one before. [`Repeats`] keeps what the previous
+//! event wrote for each top-level member, so a member whose bytes are the
+//! same is copied, not read and escaped again.
+//!
 //! Checked against an independent oracle (rmpv's value tree turned into
-//! serde_json values, written without this module's code) on random events
-//! and on random damage to them: `tests` below.
+//! serde_json values, written without this module's code) on random events,
+//! on bodies of repeating ones, and on random damage to them: `tests` below.
 
 use std::fmt;
 
@@ -45,11 +50,60 @@ pub struct Event {
     pub time_ms: Option<i64>,
 }
 
+/// What the previous events of a body wrote for their top-level members, by
+/// position: a key or a value whose msgpack bytes are those of the member
+/// at the same place before is written by copying that member's JSON.
+/// msgpack values delimit themselves, so equal leading bytes are the whole
+/// value. A place whose value keeps changing (the `log`) stops being kept.
+#[derive(Debug, Default)]
+pub struct Repeats<'a> {
+    places: Vec<[Seen<'a>; 2]>,
+}
+
+#[derive(Debug, Default)]
+struct Seen<'a> {
+    raw: &'a [u8],
+    json: Vec<u8>,
+    /// Changed more often than it repeated: not kept any more.
+    volatile: bool,
+    misses: u8,
+}
+
+/// Misses in a row after which a place is no longer kept.
+const MAX_MISSES: u8 = 4;
+
+impl<'a> Seen<'a> {
+    /// Copies the JSON if the bytes at the front of `buf` repeat `raw`.
+    fn copy_if_repeated(&self, buf: &[u8], out: &mut Vec<u8>) -> Option<usize> {
+        if self.volatile || self.raw.is_empty() || !buf.starts_with(self.raw) {
+            return None;
+        }
+        out.extend_from_slice(&self.json);
+        Some(self.raw.len())
+    }
+
+    fn keep(&mut self, raw: &'a [u8], json: &[u8]) {
+        if self.volatile {
+            return;
+        }
+        self.misses += 1;
+        if self.misses > MAX_MISSES {
+            self.volatile = true;
+            self.json = Vec::new();
+            return;
+        }
+        self.raw = raw;
+        self.json.clear();
+        self.json.extend_from_slice(json);
+    }
+}
+
 /// Reads the event at the front of `input` and advances past it (past the
-/// whole value for [`EventError::NotAnEvent`]).
-pub fn next_event(input: &mut &[u8], date_key: &str) -> Result<Event, EventError> {
+/// whole value for [`EventError::NotAnEvent`]). `repeats` carries what the
+/// previous events of the same body wrote.
+pub fn next_event<'a>(input: &mut &'a [u8], date_key: &str, repeats: &mut Repeats<'a>) -> Result<Event, EventError> {
     let mut r = Reader { buf: input, pos: 0 };
-    let result = r.event(date_key);
+    let result = r.event(date_key, repeats);
     match &result {
         Err(EventError::Invalid(_)) => {}
         _ => *input = &input[r.pos..],
@@ -76,7 +130,7 @@ type R<T> = Result<T, EventError>;
 const TRUNCATED: EventError = EventError::Invalid("truncated");
 
 impl<'a> Reader<'a> {
-    fn event(&mut self, date_key: &str) -> R<Event> {
+    fn event(&mut self, date_key: &str, repeats: &mut Repeats<'a>) -> R<Event> {
         let start = self.pos;
         let Some(2) = self.array_len()? else {
             self.pos = start;
@@ -114,13 +168,25 @@ impl<'a> Reader<'a> {
                 line.push(b',');
             }
         }
+        if repeats.places.len() < members.min(64) {
+            repeats.places.resize_with(members.min(64), Default::default);
+        }
         for i in 0..members {
             if i > 0 {
                 line.push(b',');
             }
-            self.key(&mut line)?;
-            line.push(b':');
-            self.value(&mut line, 1)?;
+            match repeats.places.get_mut(i) {
+                Some([key, value]) => {
+                    self.repeated(key, &mut line, |r, out| r.key(out))?;
+                    line.push(b':');
+                    self.repeated(value, &mut line, |r, out| r.value(out, 1))?;
+                }
+                None => {
+                    self.key(&mut line)?;
+                    line.push(b':');
+                    self.value(&mut line, 1)?;
+                }
+            }
         }
         line.push(b'}');
         Ok(Event {
@@ -131,6 +197,27 @@ impl<'a> Reader<'a> {
                     .and_then(|ms| ms.checked_add(i64::from(t.nanos / 1_000_000)))
             }),
         })
+    }
+
+    /// Writes the key or value at the front through `seen`: copied if it
+    /// repeats, else read by `read` and kept for the next event.
+    fn repeated(
+        &mut self,
+        seen: &mut Seen<'a>,
+        out: &mut Vec<u8>,
+        read: impl FnOnce(&mut Self, &mut Vec<u8>) -> R<()>,
+    ) -> R<()> {
+        let rest = self.buf.get(self.pos..).unwrap_or_default();
+        if let Some(n) = seen.copy_if_repeated(rest, out) {
+            seen.misses = 0;
+            self.pos += n;
+            return Ok(());
+        }
+        let (start, out_start) = (self.pos, out.len());
+        read(self, out)?;
+        let raw = self.buf.get(start..self.pos).unwrap_or_default();
+        seen.keep(raw, out.get(out_start..).unwrap_or_default());
+        Ok(())
     }
 
     fn byte(&mut self) -> R<u8> {
@@ -660,8 +747,9 @@ mod tests {
             let events: Vec<M> = (0..rng.usize(1..4)).map(|_| event(&mut rng)).collect();
             let body: Vec<u8> = events.iter().flat_map(encode).collect();
             let mut rest = body.as_slice();
+            let mut repeats = Repeats::default();
             for ev in &events {
-                let got = next_event(&mut rest, "date");
+                let got = next_event(&mut rest, "date", &mut repeats);
                 match (oracle_event(ev, "date"), got) {
                     (None, Err(EventError::NotAnEvent)) => {}
                     (Some((want, want_ms)), Ok(e)) => {
@@ -675,6 +763,76 @@ mod tests {
             }
             assert!(rest.is_empty());
         }
+    }
+
+    /// Bodies of events that repeat one another, as a container's do: the
+    /// same keys and metadata, with members changed, changed to a value of
+    /// the same length, moved, dropped or added, and the log always new.
+    /// Every line is the oracle's: a repeat is copied only when it is one.
+    #[test]
+    fn repeating_events_agree_with_the_oracle() {
+        let mut rng = fastrand::Rng::with_seed(0xec5);
+        let mut copied = 0;
+        for _ in 0..3_000 {
+            let mut members: Vec<(M, M)> = vec![
+                (M::from("container_id"), M::from("0123456789abcdef")),
+                (M::from("container_name"), M::from("web")),
+                (M::from("source"), M::from("stdout")),
+                (M::from("log"), M::from("")),
+                (M::from("ecs_task_arn"), M::from("arn:aws:ecs:eu-west-1:1:task/c/abc")),
+                (M::from(7), M::Array(vec![M::from(1), M::from("x")])),
+            ];
+            // Sets a member's value, wherever it moved (or not, if dropped).
+            fn set(members: &mut [(M, M)], key: &str, v: M) {
+                if let Some(m) = members.iter_mut().find(|(k, _)| k.as_str() == Some(key)) {
+                    m.1 = v;
+                }
+            }
+            let mut events = Vec::new();
+            for n in 0..rng.usize(1..12) {
+                set(
+                    &mut members,
+                    "log",
+                    M::from(format!("line {n} {}", "y".repeat(rng.usize(0..20)))),
+                );
+                match rng.u8(0..10) {
+                    0 => set(
+                        &mut members,
+                        "container_name",
+                        M::from(["web", "api", "abc"][rng.usize(0..3)]),
+                    ),
+                    1 => set(&mut members, "source", M::from(["stdout", "stderr"][rng.usize(0..2)])),
+                    2 => {
+                        let (i, j) = (rng.usize(0..members.len()), rng.usize(0..members.len()));
+                        members.swap(i, j);
+                    }
+                    3 if members.len() > 1 => {
+                        members.remove(rng.usize(0..members.len()));
+                    }
+                    4 => members.push((M::from(format!("k{n}")), value(&mut rng, 1))),
+                    5 => set(&mut members, "container_id", M::from("0123456789abcdeX")),
+                    6 => set(&mut members, "container_id", M::Binary(b"0123456789abcdef".to_vec())),
+                    _ => {}
+                }
+                let time = M::Ext(0, [0x6b, 0x05, 0x7a, 0xf0, 0, 0, 0, n as u8].to_vec());
+                events.push(M::Array(vec![
+                    M::Array(vec![time, M::Map(vec![])]),
+                    M::Map(members.clone()),
+                ]));
+            }
+            let body: Vec<u8> = events.iter().flat_map(encode).collect();
+            let mut rest = body.as_slice();
+            let mut repeats = Repeats::default();
+            for ev in &events {
+                let e = next_event(&mut rest, "date", &mut repeats).unwrap();
+                let (want, _) = oracle_event(ev, "date").unwrap();
+                let line: J = serde_json::from_slice(&e.line).unwrap();
+                assert_eq!(line, want, "{ev:?}");
+            }
+            assert!(rest.is_empty());
+            copied += repeats.places.iter().flatten().filter(|s| !s.raw.is_empty()).count();
+        }
+        assert!(copied > 1000, "the repeats were kept and used");
     }
 
     /// Damaged input (cut short, bytes changed) never panics, never reads
@@ -691,7 +849,7 @@ mod tests {
                 if body.len() < whole {
                     assert!(
                         matches!(
-                            next_event(&mut rest, "date"),
+                            next_event(&mut rest, "date", &mut Repeats::default()),
                             Err(EventError::Invalid(_)) | Err(EventError::NotAnEvent)
                         ) || body.is_empty()
                     );
@@ -702,11 +860,12 @@ mod tests {
                     body[i] = rng.u8(..);
                 }
                 let mut rest = body.as_slice();
+                let mut repeats = Repeats::default();
                 let mut reads = 0;
                 while !rest.is_empty() && reads < 64 {
                     reads += 1;
                     let before = rest.len();
-                    match next_event(&mut rest, "date") {
+                    match next_event(&mut rest, "date", &mut repeats) {
                         Err(EventError::Invalid(_)) => break,
                         Ok(e) => {
                             assert!(rest.len() < before);
@@ -729,7 +888,7 @@ mod tests {
         let body = encode(&ev);
         let mut rest = body.as_slice();
         assert_eq!(
-            next_event(&mut rest, "date"),
+            next_event(&mut rest, "date", &mut Repeats::default()),
             Err(EventError::Invalid("nested too deep"))
         );
     }
