@@ -20,8 +20,8 @@
 //!   FLUENT_BIT=/path/to/fluent-bit bench/fluent-bit-pipeline.sh [RECORDS] [ROUNDS] [ROWS]
 //!
 //! `include[Key=Value;...]` and `lean[...]` rows change that include's `http`
-//! output (a lever measured beside the shipped setting; `Value` `-` removes
-//! the key). `-null` rows (`none-null`, `classic-null`, `include-null`,
+//! output, or with `service.Key=Value` its `[SERVICE]` (`Flush`): a lever
+//! measured beside the shipped setting; `Value` `-` removes the key. `-null` rows (`none-null`, `classic-null`, `include-null`,
 //! `lean-null`) send to Fluent Bit's `null` output instead: what the filters
 //! alone cost, so that the outputs' share is known.
 
@@ -229,7 +229,17 @@ fn include_text(
 ) -> Result<String> {
     // `wasm=off`: without the filter module (an experiment, not a setting).
     let no_wasm = sets.iter().any(|(k, v)| k == "wasm" && v == "off");
-    let sets: Vec<(String, String)> = sets.iter().filter(|(k, _)| k != "wasm").cloned().collect();
+    // `service.KEY=V` sets a key of the include's [SERVICE] (`Flush`, say);
+    // any other key one of its http output.
+    let (service, sets): (Vec<(String, String)>, Vec<(String, String)>) = sets
+        .iter()
+        .filter(|(k, _)| k != "wasm")
+        .cloned()
+        .partition(|(k, _)| k.starts_with("service."));
+    let service: Vec<(String, String)> = service
+        .into_iter()
+        .map(|(k, v)| (k.trim_start_matches("service.").to_owned(), v))
+        .collect();
     let mut out = String::new();
     let mut kind = "";
     let mut section = String::new();
@@ -237,6 +247,7 @@ fn include_text(
         match kind {
             "http" if null => *section = NULL_OUTPUT.to_owned(),
             "http" => *section = set_keys(section, &sets)?,
+            "service" => *section = set_keys(section, &service)?,
             "wasm" if no_wasm => section.clear(),
             _ => {}
         }
@@ -247,7 +258,11 @@ fn include_text(
     for line in shipped.lines() {
         if line.starts_with('[') {
             flush(&mut section, &mut out, kind)?;
-            kind = "";
+            kind = if line.trim().eq_ignore_ascii_case("[SERVICE]") {
+                "service"
+            } else {
+                ""
+            };
         }
         let key_value = line.split_whitespace().collect::<Vec<_>>();
         let line = match key_value.as_slice() {
@@ -278,7 +293,7 @@ fn set_keys(section: &str, sets: &[(String, String)]) -> Result<String> {
                 lines.remove(i);
             }
             (Some(i), _) => lines[i] = format!("    {k} {v}"),
-            (None, "-") => bail!("the include's http output has no {k} to remove"),
+            (None, "-") => bail!("the include's section has no {k} to remove"),
             (None, _) => lines.push(format!("    {k} {v}")),
         }
     }
