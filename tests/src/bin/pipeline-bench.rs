@@ -231,15 +231,14 @@ fn include_text(
     let no_wasm = sets.iter().any(|(k, v)| k == "wasm" && v == "off");
     // `service.KEY=V` sets a key of the include's [SERVICE] (`Flush`, say);
     // any other key one of its http output.
-    let (service, sets): (Vec<(String, String)>, Vec<(String, String)>) = sets
-        .iter()
-        .filter(|(k, _)| k != "wasm")
-        .cloned()
-        .partition(|(k, _)| k.starts_with("service."));
-    let service: Vec<(String, String)> = service
-        .into_iter()
-        .map(|(k, v)| (k.trim_start_matches("service.").to_owned(), v))
-        .collect();
+    let (mut service, mut http) = (Vec::new(), Vec::new());
+    for (k, v) in sets.iter().filter(|(k, _)| k != "wasm") {
+        match k.strip_prefix("service.") {
+            Some(key) => service.push((key.to_owned(), v.clone())),
+            None => http.push((k.clone(), v.clone())),
+        }
+    }
+    let sets = http;
     let mut out = String::new();
     let mut kind = "";
     let mut section = String::new();
