@@ -49,6 +49,16 @@ impl<'a> Fields<'a> {
         serde_json::from_str(self.raw(key)?.get()).ok()
     }
 
+    /// A field as text: a non-empty string as it is, any other value but
+    /// `null` as its JSON; `None` for an empty string, `null` or no field.
+    /// (A CloudWatch message or an alert is never empty.)
+    pub fn text(&self, key: &str) -> Option<Cow<'a, str>> {
+        match self.str(key) {
+            Some(s) => (!s.is_empty()).then_some(s),
+            None => self.value(key).filter(|v| !v.is_null()).map(|v| v.to_string().into()),
+        }
+    }
+
     /// A number field as `f64` (the date key's seconds).
     pub fn f64(&self, key: &str) -> Option<f64> {
         let raw = self.raw(key)?.get();
@@ -88,7 +98,7 @@ impl<'a> Fields<'a> {
 /// reads `在庫`, not `\u5728\u5eab`. Every other escape is written the same.
 fn write_value(raw: &str, out: &mut String) {
     let b = raw.as_bytes();
-    let differs = memchr::memmem::find(b, b"\\u").is_some() || memchr::memmem::find(b, b"\\/").is_some();
+    let differs = memchr::memchr_iter(b'\\', b).any(|i| matches!(b.get(i + 1), Some(b'u' | b'/')));
     match differs.then(|| serde_json::from_str::<Value>(raw)) {
         Some(Ok(v)) => out.push_str(&v.to_string()),
         _ => out.push_str(raw),

@@ -156,14 +156,10 @@ impl MessageFormat {
             Self::RecordWithout(keys) => {
                 record.write_without(|k| k == date_key || keys.iter().any(|o| o == k), &mut out);
             }
-            Self::Key(key) => match record.str(key) {
-                Some(s) if !s.is_empty() => out.push_str(&s),
-                // Never an empty message: the whole record instead.
-                Some(_) => record.write_without(|_| false, &mut out),
-                None => match record.value(key) {
-                    Some(v) if !v.is_null() => out.push_str(&v.to_string()),
-                    _ => record.write_without(|_| false, &mut out),
-                },
+            // Never an empty message: the whole record instead.
+            Self::Key(key) => match record.text(key) {
+                Some(text) => out.push_str(&text),
+                None => record.write_without(|_| false, &mut out),
             },
         }
         out

@@ -70,14 +70,9 @@ impl Selector {
             _ => tag.split("-firelens-").next().unwrap_or(tag).to_owned(),
         };
         let task = fields.str("ecs_task_arn").map(std::borrow::Cow::into_owned);
-        let message = match fields.str(&self.log_key) {
-            Some(s) if !s.is_empty() => s,
-            Some(_) => String::from_utf8_lossy(json),
-            None => match fields.value(&self.log_key) {
-                Some(v) if !v.is_null() => v.to_string().into(),
-                _ => String::from_utf8_lossy(json),
-            },
-        };
+        let message = fields
+            .text(&self.log_key)
+            .unwrap_or_else(|| String::from_utf8_lossy(json));
         Some(ErrorEvent::new(
             container,
             task,

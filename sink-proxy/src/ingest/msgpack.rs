@@ -64,8 +64,7 @@ pub struct Repeats<'a> {
 struct Seen<'a> {
     raw: &'a [u8],
     json: Vec<u8>,
-    /// Changed more often than it repeated: not kept any more.
-    volatile: bool,
+    /// Kept values that did not repeat, in a row.
     misses: u8,
 }
 
@@ -73,9 +72,14 @@ struct Seen<'a> {
 const MAX_MISSES: u8 = 4;
 
 impl<'a> Seen<'a> {
+    /// Changed more often than it repeated: not kept any more.
+    fn volatile(&self) -> bool {
+        self.misses > MAX_MISSES
+    }
+
     /// Copies the JSON if the bytes at the front of `buf` repeat `raw`.
     fn copy_if_repeated(&self, buf: &[u8], out: &mut Vec<u8>) -> Option<usize> {
-        if self.volatile || self.raw.is_empty() || !buf.starts_with(self.raw) {
+        if self.volatile() || self.raw.is_empty() || !buf.starts_with(self.raw) {
             return None;
         }
         out.extend_from_slice(&self.json);
@@ -83,12 +87,11 @@ impl<'a> Seen<'a> {
     }
 
     fn keep(&mut self, raw: &'a [u8], json: &[u8]) {
-        if self.volatile {
+        if self.volatile() {
             return;
         }
         self.misses += 1;
-        if self.misses > MAX_MISSES {
-            self.volatile = true;
+        if self.volatile() {
             self.json = Vec::new();
             return;
         }
