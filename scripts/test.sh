@@ -11,13 +11,23 @@ py_log="$(mktemp)"
 (./scripts/python-env.sh && ./scripts/checkov.sh --install-only) >"$py_log" 2>&1 &
 py_pid=$!
 
-# The Wasm module, as shipped (installs the wasm32-wasip1 target if missing).
-./scripts/build-wasm.sh
-
 for component in clippy rustfmt; do
   rustup component list --installed | grep -q "^$component" || rustup component add "$component"
 done
 cargo fmt --all --check
+
+# What the image ships, built as its Dockerfile builds it (no Docker engine
+# here): the build context assembled as Docker would send it (.dockerignore),
+# the Rust stage's commands run there for this machine's CPU (the module,
+# and sink-proxy for musl), every other stage's COPY checked. The binaries
+# land in target/image/; the reliability suite, the end-to-end tests that
+# start sink-proxy as ECS does, and the benchmarks run that sink-proxy.
+python3 scripts/image_check.py
+export SINK_PROXY_BIN="$PWD/target/image/sink-proxy"
+
+# The Wasm module, as the tests load it (installs the wasm32-wasip1 target
+# if missing).
+./scripts/build-wasm.sh
 
 # The module must be panic-free: clippy denies indexing, unwrap, expect and
 # panic in the rules crate (see filter-wasm/src/lib.rs).

@@ -11,13 +11,17 @@ use std::sync::Arc;
 /// threshold) with mmap and gives them back to the kernel when freed; a
 /// chunk's bodies and request buffers are megabytes, so every chunk faulted
 /// its memory in again. Served from the heap and kept (up to 64 MiB free),
-/// they are reused. Measured with proxy-bench: about the CPU mimalloc saves
-/// (20 %), at glibc's peak RSS (about 40 MiB) instead of mimalloc's
-/// (about 100 MiB). Two arenas: as many as the tokio workers on the 2 vCPU
-/// the README sizes for.
+/// they are reused: about the CPU mimalloc saves (20 %), at glibc's peak RSS
+/// (about 40 MiB) instead of mimalloc's (about 100 MiB). Two arenas: as many
+/// as the tokio workers on the 2 vCPU the README sizes for. The image ships
+/// this glibc build; a static musl build took 1.14x to 1.39x its CPU with
+/// jemalloc or mimalloc, 3.5x with musl's own malloc (README: "The shipped
+/// binary"). mallopt is not documented as thread-safe: `main` calls this
+/// before it starts the runtime's threads.
 fn keep_freed_memory() {
     #[cfg(all(target_os = "linux", target_env = "gnu"))]
-    // SAFETY: mallopt only sets allocator parameters; called once, first.
+    // SAFETY: mallopt only sets allocator parameters; called once, while
+    // this is the process's only thread.
     unsafe {
         libc::mallopt(libc::M_MMAP_THRESHOLD, 32 << 20);
         libc::mallopt(libc::M_TRIM_THRESHOLD, 64 << 20);
@@ -29,14 +33,24 @@ fn keep_freed_memory() {
 /// if it was used up (the examples' stopTimeout leaves 5 s after it).
 const ALERT_FLUSH: std::time::Duration = std::time::Duration::from_secs(3);
 
-#[tokio::main]
-async fn main() -> ExitCode {
+fn main() -> ExitCode {
+    // Before the runtime's worker threads exist.
     keep_freed_memory();
-    init_tracing();
     let cli = Cli::parse();
     if cli.check_health {
         return check_health(cli.listen);
     }
+    match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime.block_on(run(cli)),
+        Err(e) => {
+            eprintln!("sink-proxy: cannot start the async runtime: {e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn run(cli: Cli) -> ExitCode {
+    init_tracing();
     let file_text = match &cli.config {
         None => None,
         Some(path) => match std::fs::read_to_string(path) {

@@ -8,8 +8,25 @@ use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-/// The sink-proxy binary next to the running executable's target dir.
+/// Names the sink-proxy binary the tests and benchmarks run: the one the
+/// image ships (scripts/test.sh sets it to the Docker build's musl binary).
+pub const BIN_ENV: &str = "SINK_PROXY_BIN";
+
+/// The sink-proxy binary: `$SINK_PROXY_BIN`, else the one next to the
+/// running executable's target dir (this machine's build).
 pub fn sink_proxy_bin() -> Result<PathBuf> {
+    if let Some(p) = std::env::var_os(BIN_ENV).filter(|p| !p.is_empty()) {
+        let p = PathBuf::from(p);
+        if !p.is_file() {
+            bail!("{BIN_ENV}={} is not a file", p.display());
+        }
+        return Ok(p);
+    }
+    local_sink_proxy_bin()
+}
+
+/// The sink-proxy binary of this machine's build, beside the tests.
+pub fn local_sink_proxy_bin() -> Result<PathBuf> {
     let exe = std::env::current_exe()?;
     // target/release/<bin>, or target/release/deps/<test>.
     for dir in exe.ancestors().skip(1).take(2) {

@@ -732,3 +732,21 @@ async fn a_throttled_firehose_stream_does_not_stop_the_other() {
         0
     );
 }
+
+/// The suite runs the binary the image ships: in CI, scripts/test.sh sets
+/// SINK_PROXY_BIN to what scripts/image_check.py built from the image's
+/// build context (target/image/sink-proxy).
+#[test]
+fn the_suite_runs_the_shipped_binary() {
+    let bin = test_support::process::sink_proxy_bin().unwrap();
+    println!("reliability suite: {}", bin.display());
+    if std::env::var("CI").is_ok_and(|v| v == "true") {
+        assert!(
+            std::env::var_os(test_support::process::BIN_ENV).is_some() && bin.ends_with("image/sink-proxy"),
+            "CI runs the image's sink-proxy, not {}",
+            bin.display()
+        );
+    }
+    let out = std::process::Command::new(&bin).arg("--version").output().unwrap();
+    assert!(String::from_utf8_lossy(&out.stdout).starts_with("sink-proxy "));
+}

@@ -12,8 +12,11 @@
 //!
 //!   cargo build --release -p sink-proxy && cargo run --release -p firelens-e2e --bin proxy-bench -- --mib 512
 //!
-//! `--baseline-bin OTHER/sink-proxy` adds another build of the binary, spool
-//! on, to the same rounds: a regression check side by side.
+//! The binary is `$SINK_PROXY_BIN` (the image's: scripts/image_check.py
+//! writes it to target/image/sink-proxy) or this machine's build.
+//! `--baseline-bin OTHER/sink-proxy` (repeatable) adds other builds of the
+//! binary, spool on, to the same rounds: the glibc build beside the image's
+//! musl one, or a regression check side by side.
 
 use anyhow::{Result, bail};
 use clap::Parser;
@@ -45,10 +48,10 @@ struct Args {
     /// (firelens.conf).
     #[arg(long, default_value = "lean", value_parser = ["lean", "shipped"])]
     include: String,
-    /// Another sink-proxy binary (e.g. from the previous commit), run spool
-    /// on in the same rounds.
+    /// Other sink-proxy binaries (e.g. from the previous commit, or the
+    /// glibc build), each run spool on in the same rounds.
     #[arg(long)]
-    baseline_bin: Option<std::path::PathBuf>,
+    baseline_bin: Vec<std::path::PathBuf>,
 }
 
 /// One run of the proxy over the plan.
@@ -68,8 +71,8 @@ enum Mode {
     /// Spool on, with Slack and webhook alerts to a receiver that never
     /// answers: what alerting costs the data path at its worst.
     AlertsStuck,
-    /// Spool on, the `--baseline-bin` binary.
-    Baseline,
+    /// Spool on, the n-th `--baseline-bin` binary.
+    Baseline(usize),
 }
 
 /// Sends the plan through a fresh proxy and waits until the stand-in has
@@ -81,7 +84,7 @@ async fn run(
     mode: Mode,
     lines: u64,
     errors: u64,
-    baseline: Option<&std::path::Path>,
+    baselines: &[std::path::PathBuf],
 ) -> Result<Measure> {
     let spool = mode != Mode::SpoolOff;
     let fake = FakeAws::start_tls().await;
@@ -99,8 +102,8 @@ async fn run(
         env: vec![("SSL_CERT_FILE".into(), fake.ca_file().unwrap().display().to_string())],
         ..Extra::default()
     };
-    if mode == Mode::Baseline {
-        extra.binary = baseline.map(std::path::Path::to_path_buf);
+    if let Mode::Baseline(i) = mode {
+        extra.binary = baselines.get(i).cloned();
     }
     if mode == Mode::AlertsStuck {
         extra.env.extend([
@@ -191,16 +194,16 @@ async fn main() -> Result<()> {
     let mut on = Vec::new();
     let mut ingest = Vec::new();
     let mut alerts = Vec::new();
-    let mut baseline = Vec::new();
-    let base = args.baseline_bin.as_deref();
+    let mut baseline: Vec<Vec<Measure>> = args.baseline_bin.iter().map(|_| Vec::new()).collect();
+    let base = args.baseline_bin.as_slice();
     let (b, e) = (lines as u64, errors as u64);
     for _ in 0..args.rounds {
         alerts.push(run(&plan, args.concurrency, Mode::AlertsStuck, b, e, base).await?);
         off.push(run(&plan, args.concurrency, Mode::SpoolOff, b, e, base).await?);
         on.push(run(&plan, args.concurrency, Mode::SpoolOn, b, e, base).await?);
         ingest.push(run(&plan, args.concurrency, Mode::IngestOnly, b, e, base).await?);
-        if base.is_some() {
-            baseline.push(run(&plan, args.concurrency, Mode::Baseline, b, e, base).await?);
+        for (i, runs) in baseline.iter_mut().enumerate() {
+            runs.push(run(&plan, args.concurrency, Mode::Baseline(i), b, e, base).await?);
         }
     }
     let metrics = on.last().map(|m| m.metrics.clone()).unwrap_or_default();
@@ -215,6 +218,7 @@ async fn main() -> Result<()> {
     let rounds = lines as f64 / line_lens.len() as f64;
     let classic_units = per_round as f64 * rounds;
 
+    println!("binary: {}", test_support::process::sink_proxy_bin()?.display());
     println!(
         "sink-proxy, {mib:.0} MiB of FireLens logs ({lines} records, {errors} errors) in {requests} requests, {} in flight; \
          spool off and on alternating, median of {} each; CPU counted until AWS has everything",
@@ -265,10 +269,13 @@ async fn main() -> Result<()> {
         &alerts,
         &|x, on| format!("{:.2}x of spool on", x / on),
     );
-    if !baseline.is_empty() {
-        beside("spool on, --baseline-bin", &baseline, &|x, on| {
-            format!("this build {:.2}x of the baseline", on / x)
-        });
+    for (path, runs) in args.baseline_bin.iter().zip(&baseline) {
+        beside(
+            &format!("spool on, --baseline-bin {}", path.display()),
+            runs,
+            &|x, on| format!("this build {:.2}x of the baseline", on / x),
+        );
+        println!("| same: peak RSS | | {:.1} MiB | |", rss(runs));
     }
     let c_in = cpu(&ingest);
     println!();
