@@ -1,14 +1,20 @@
 #!/bin/sh
 # The log router's command in this image (Dockerfile: CMD). Around the base
-# image's own /entrypoint.sh it does two things:
+# image's own /entrypoint.sh it does three things:
 #
-# 1. Before starting: checks that the AOT filter module loads in this
-#    image's Fluent Bit and classifies a record. An AOT file only loads in
-#    the WAMR version and CPU it was compiled for; a base image with another
-#    WAMR would refuse it, and Fluent Bit would not start at all. On a
-#    mismatch the includes are switched to the portable .wasm (interpreted:
-#    several times the CPU, same results), with a loud warning.
-# 2. On SIGTERM: waits FIRELENS_STOP_DELAY_SECS (default 2) before passing
+# 1. Warns loudly when the image's Fluent Bit is not one this project was
+#    tested on (README: "Fluent Bit versions").
+# 2. Before starting, when the include FireLens loads has a wasm filter:
+#    checks that the AOT filter module loads in this Fluent Bit and
+#    classifies a record. An AOT file only loads in the WAMR version and
+#    CPU it was compiled for; a base image with another WAMR would refuse
+#    it, and Fluent Bit would not start at all. On a mismatch it points
+#    FIRELENS_MODULE (the includes' Wasm_Path) at the portable .wasm
+#    (interpreted: several times the CPU, same results), with a loud
+#    warning. Nothing in the image is written (readonlyRootFilesystem): the
+#    check's scratch file goes to $TMPDIR (a task volume on /tmp).
+#    firelens-lean.conf has no wasm filter: no check.
+# 3. On SIGTERM: waits FIRELENS_STOP_DELAY_SECS (default 2) before passing
 #    it on, so that a line part still waiting for its last part (its
 #    container died mid-line) is flushed by the multiline filter (Flush_Ms
 #    1000: within 1.5 s) instead of lost: Fluent Bit does not flush those
@@ -20,15 +26,39 @@
 set -u
 FLUENT_BIT_BIN=${FLUENT_BIT_BIN:-/fluent-bit/bin/fluent-bit}
 FIRELENS_DIR=${FIRELENS_DIR:-/fluent-bit/firelens}
+# The config FireLens generates; its @INCLUDE names the include in use.
+FIRELENS_CONFIG=${FIRELENS_CONFIG:-/fluent-bit/etc/fluent-bit.conf}
 ROUTER_CMD=${ROUTER_CMD:-/entrypoint.sh}
 STOP_DELAY=${FIRELENS_STOP_DELAY_SECS:-2}
+# The Fluent Bit versions the includes, the module and this script were
+# checked on: 4.2.2 up to the 5.1 series.
+TESTED="4.2.2, 5.0.9, 5.1.1"
 
 say() { echo "[firelens-router] $*" >&2; }
+
+version=$("$FLUENT_BIT_BIN" --version 2>/dev/null | head -n 1)
+# "Fluent Bit v5.0.9" -> "5 0 9"
+numbers=$(echo "$version" | sed -n 's/.*v\([0-9][0-9]*\)\.\([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\1 \2 \3/p')
+tested_range() {
+  # $1.$2.$3 within [4.2.2, 5.2.0)
+  [ "$1" -eq 4 ] && { [ "$2" -gt 2 ] || { [ "$2" -eq 2 ] && [ "$3" -ge 2 ]; }; } && return 0
+  [ "$1" -eq 5 ] && [ "$2" -le 1 ] && return 0
+  return 1
+}
+if [ -z "$numbers" ]; then
+  say "WARNING: cannot read this Fluent Bit's version ('$version'); tested: $TESTED"
+elif ! tested_range $numbers; then
+  say "WARNING: $version is outside the versions this image was tested on ($TESTED)."
+  say "WARNING: the includes and the module may behave differently (README: Fluent Bit versions)."
+fi
 
 # A one-record pipeline through the module: succeeds when the record comes
 # out marked as an error, within 10 s.
 module_works() {
-  out=$(mktemp)
+  if ! out=$(mktemp 2>/dev/null); then
+    say "WARNING: no writable \$TMPDIR (${TMPDIR:-/tmp}) for the module check; mount a volume there"
+    return 2
+  fi
   "$FLUENT_BIT_BIN" -q -i dummy -p samples=1 -p rate=20 \
     -p 'dummy={"log":"ERROR firelens-router module check"}' -t check-firelens-0 \
     -F wasm -m '*' -p "wasm_path=$1" -p function_name=firelens_classify -p event_format=json \
@@ -49,22 +79,40 @@ module_works() {
   return $ok
 }
 
+# Whether the include(s) FireLens loads have a wasm filter. Without the
+# generated config (not under FireLens), assume they do.
+includes_wasm() {
+  [ -f "$FIRELENS_CONFIG" ] || return 0
+  found=1
+  for inc in $(sed -n 's/^[[:space:]]*@INCLUDE[[:space:]]\{1,\}//p' "$FIRELENS_CONFIG"); do
+    if [ -f "$inc" ] && grep -Eiq '^[[:space:]]*(Name[[:space:]]+wasm|- name:[[:space:]]*wasm)[[:space:]]*$' "$inc"; then
+      found=0
+    fi
+  done
+  return $found
+}
+
 aot="$FIRELENS_DIR/firelens_filter.aot"
 wasm="$FIRELENS_DIR/firelens_filter.wasm"
+export FIRELENS_MODULE="${FIRELENS_MODULE:-$aot}"
 if [ "${FIRELENS_SKIP_MODULE_CHECK:-}" = 1 ]; then
   say "module check skipped (FIRELENS_SKIP_MODULE_CHECK=1)"
-elif module_works "$aot"; then
-  say "AOT filter module loads in $("$FLUENT_BIT_BIN" --version 2>/dev/null | head -n 1)"
+elif ! includes_wasm; then
+  say "module check skipped: the include in $FIRELENS_CONFIG has no wasm filter (sink-proxy classifies)"
 else
-  say "WARNING: $aot does not load in this Fluent Bit ($("$FLUENT_BIT_BIN" --version 2>/dev/null | head -n 1));"
-  say "WARNING: it was compiled for another WAMR version or CPU. Falling back to the portable"
-  say "WARNING: $wasm, interpreted: the same results at several times the CPU. Rebuild the"
-  say "WARNING: image with the wamrc that matches this Fluent Bit (README: Upgrading the base image)."
-  for f in "$FIRELENS_DIR"/*.conf "$FIRELENS_DIR"/*.yaml; do
-    [ -f "$f" ] || continue
-    sed "s|$aot|$wasm|" "$f" >"$f.tmp" && cat "$f.tmp" >"$f" && rm -f "$f.tmp"
-  done
-  module_works "$wasm" || say "ERROR: the portable module does not work either; records will pass unfiltered or not at all"
+  module_works "$FIRELENS_MODULE"
+  case $? in
+    0) say "filter module $FIRELENS_MODULE loads in $version" ;;
+    2) say "WARNING: module not checked; Fluent Bit will load $FIRELENS_MODULE" ;;
+    *)
+      say "WARNING: $FIRELENS_MODULE does not load in this Fluent Bit ($version);"
+      say "WARNING: it was compiled for another WAMR version or CPU. Falling back to the portable"
+      say "WARNING: $wasm, interpreted: the same results at several times the CPU. Rebuild the"
+      say "WARNING: image with the wamrc that matches this Fluent Bit (README: Upgrading the base image)."
+      FIRELENS_MODULE="$wasm"
+      module_works "$wasm" || say "ERROR: the portable module does not work either; records will pass unfiltered or not at all"
+      ;;
+  esac
 fi
 
 "$ROUTER_CMD" "$@" &

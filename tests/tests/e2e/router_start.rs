@@ -21,6 +21,10 @@ const YAML: &str = "pipeline:\n  filters:\n    - name: wasm\n      wasm_path: FI
 impl Image {
     /// `aot_loads`: whether the stand-in Fluent Bit runs the AOT file.
     fn new(aot_loads: bool) -> Self {
+        Self::of_version(aot_loads, "4.2.2")
+    }
+
+    fn of_version(aot_loads: bool, version: &str) -> Self {
         let dir = tempfile::tempdir().unwrap();
         let firelens = dir.path().join("firelens");
         std::fs::create_dir(&firelens).unwrap();
@@ -33,21 +37,24 @@ impl Image {
         script(
             &dir.path().join("fluent-bit"),
             &format!(
-                "case \"$*\" in *--version*) echo 'Fluent Bit v4.2.2'; exit 0;; esac\n\
+                "case \"$*\" in *--version*) echo 'Fluent Bit v{version}'; exit 0;; esac\n\
                  echo \"$*\" >> {calls}\n\
                  case \"$*\" in {aot_case}*firelens_filter.wasm*) echo '{{\"log\":\"x\",\"log_class\":\"error\"}}'; exec sleep 30;;\n\
                  *) echo 'AOT module load failed: invalid target type'; exit 1;; esac\n",
                 calls = dir.path().join("checks").display()
             ),
         );
-        // The base image's entrypoint: notes its start and when SIGTERM came.
+        // The base image's entrypoint: notes its start, the module Fluent
+        // Bit would load, and when SIGTERM came.
         script(
             &dir.path().join("entrypoint"),
             &format!(
                 "trap 'date +%s.%N > {term}; exit 3' TERM\n\
+                 echo \"$FIRELENS_MODULE\" > {module}\n\
                  echo \"$*\" > {started}\n\
                  while :; do sleep 0.05; done\n",
                 term = dir.path().join("term").display(),
+                module = dir.path().join("module").display(),
                 started = dir.path().join("started").display()
             ),
         );
@@ -65,6 +72,8 @@ impl Image {
             .env("FLUENT_BIT_BIN", self.path("fluent-bit"))
             .env("FIRELENS_DIR", self.path("firelens"))
             .env("ROUTER_CMD", self.path("entrypoint"))
+            .env("FIRELENS_CONFIG", self.path("fluent-bit.conf"))
+            .env_remove("FIRELENS_MODULE")
             .env("FIRELENS_STOP_DELAY_SECS", stop_delay_secs.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::piped())
@@ -88,6 +97,21 @@ impl Image {
 
     fn include(&self, name: &str) -> String {
         std::fs::read_to_string(self.path("firelens").join(name)).unwrap()
+    }
+
+    /// The module the entrypoint (so Fluent Bit) was given.
+    fn module(&self) -> String {
+        std::fs::read_to_string(self.path("module")).unwrap().trim().to_owned()
+    }
+
+    /// The generated config FireLens would write, including `include`.
+    fn generated_config(&self, include: &str) {
+        let inc = self.path("firelens").join(include);
+        std::fs::write(
+            self.path("fluent-bit.conf"),
+            format!("[INPUT]\n    Name forward\n\n@INCLUDE {}\n", inc.display()),
+        )
+        .unwrap();
     }
 }
 
@@ -138,10 +162,21 @@ fn a_working_aot_file_is_kept_and_sigterm_reaches_fluent_bit_after_the_delay() {
         received - sent
     );
     assert_eq!(code, 3, "the entrypoint's exit status: {stderr}");
-    assert!(image.include("firelens.conf").contains("firelens_filter.aot"));
+    assert_eq!(
+        image.include("firelens.conf"),
+        CONF.replace("FIRELENS", &image.path("firelens").display().to_string())
+    );
+    assert_eq!(
+        image.module(),
+        image.path("firelens/firelens_filter.aot").display().to_string()
+    );
     assert!(
-        stderr.contains("AOT filter module loads in Fluent Bit v4.2.2"),
+        stderr.contains("firelens_filter.aot loads in Fluent Bit v4.2.2"),
         "{stderr}"
+    );
+    assert!(
+        !stderr.contains("WARNING"),
+        "a tested version, a working module: {stderr}"
     );
     let checks = std::fs::read_to_string(image.path("checks")).unwrap();
     assert_eq!(checks.lines().count(), 1, "one check, of the AOT file: {checks}");
@@ -155,13 +190,14 @@ fn an_aot_file_this_fluent_bit_refuses_falls_back_to_the_portable_module_loudly(
     terminate(&child);
     let (code, stderr) = finish(child);
     assert_eq!(code, 3);
-    for name in ["firelens.conf", "firelens.yaml"] {
-        let text = image.include(name);
-        assert!(
-            text.contains("firelens_filter.wasm") && !text.contains(".aot"),
-            "{name}: {text}"
-        );
-    }
+    // Fluent Bit is pointed at the portable module; the image is not written.
+    assert_eq!(
+        image.module(),
+        image.path("firelens/firelens_filter.wasm").display().to_string()
+    );
+    let f = image.path("firelens").display().to_string();
+    assert_eq!(image.include("firelens.conf"), CONF.replace("FIRELENS", &f));
+    assert_eq!(image.include("firelens.yaml"), YAML.replace("FIRELENS", &f));
     assert!(
         stderr.contains("WARNING") && stderr.contains("does not load"),
         "{stderr}"
@@ -179,10 +215,62 @@ fn an_aot_file_this_fluent_bit_refuses_falls_back_to_the_portable_module_loudly(
 }
 
 #[test]
+fn an_include_without_a_wasm_filter_is_not_checked() {
+    let image = Image::new(false);
+    std::fs::write(image.path("firelens/firelens-lean.conf"), "[OUTPUT]\n    Name http\n").unwrap();
+    image.generated_config("firelens-lean.conf");
+    let child = image.start(0);
+    image.wait_started();
+    terminate(&child);
+    let (_, stderr) = finish(child);
+    assert!(
+        stderr.contains("module check skipped") && stderr.contains("no wasm filter"),
+        "{stderr}"
+    );
+    assert!(!image.path("checks").exists(), "Fluent Bit was run for a check");
+    // With the wasm include in the generated config, it is checked.
+    let image = Image::new(true);
+    image.generated_config("firelens.conf");
+    let child = image.start(0);
+    image.wait_started();
+    terminate(&child);
+    finish(child);
+    assert_eq!(
+        std::fs::read_to_string(image.path("checks")).unwrap().lines().count(),
+        1
+    );
+}
+
+#[test]
+fn a_fluent_bit_outside_the_tested_versions_is_warned_about() {
+    for (version, warned) in [
+        ("4.2.2", false),
+        ("4.2.1", true),
+        ("5.0.9", false),
+        ("5.1.1", false),
+        ("5.2.0", true),
+        ("3.2.10", true),
+    ] {
+        let image = Image::of_version(true, version);
+        let child = image.start(0);
+        image.wait_started();
+        terminate(&child);
+        let (_, stderr) = finish(child);
+        assert_eq!(
+            stderr.contains(&format!("WARNING: Fluent Bit v{version} is outside the versions")),
+            warned,
+            "{version}: {stderr}"
+        );
+    }
+}
+
+#[test]
 fn the_image_runs_it_and_the_stop_delay_outlasts_the_multiline_flush() {
     let dockerfile = std::fs::read_to_string(workspace_root().join("Dockerfile")).unwrap();
     assert!(dockerfile.contains("COPY fluent-bit/router-start.sh /fluent-bit/firelens/router-start.sh"));
     assert!(dockerfile.contains(r#"CMD ["/fluent-bit/firelens/router-start.sh"]"#));
+    // The includes' Wasm_Path comes from the image's environment.
+    assert!(dockerfile.contains("ENV FIRELENS_MODULE=/fluent-bit/firelens/firelens_filter.aot"));
     let delay = firelens_e2e::router_stop_delay_secs();
     // The orphan of a line (no last part) is flushed within 1.5 × Flush_Ms,
     // measured (bench/fluent-bit-multiline.sh).
