@@ -4,14 +4,16 @@
 #
 #   FLUENT_BIT=/path/to/fluent-bit bench/fluent-bit-router-load.sh [RATES_MB_S] [SECONDS]
 #
-# Needs a Fluent Bit 4.2 binary; uses the module's AOT file when
+# Needs a Fluent Bit 4.2.2, 5.0.x or 5.1.x binary; uses the module's AOT file when
 # scripts/build-wasm.sh wrote one (WAMRC set). Both includes are measured.
 set -euo pipefail
 cd "$(dirname "$0")/.."
-FB=${FLUENT_BIT:?set FLUENT_BIT to a fluent-bit 4.x binary}
+FB=${FLUENT_BIT:?set FLUENT_BIT to a fluent-bit binary}
 RATES=${1:-1,4,8}
 SECONDS_EACH=${2:-20}
 scripts/build-wasm.sh >/dev/null
+# The config the ECS agent generates for the shipped task, around the include.
+cargo build -q --release -p firelens-e2e --bin firelens-config
 OUT=$(cd "${CARGO_TARGET_DIR:-target}" && pwd)/wasm32-wasip1/wasm
 MODULE=$OUT/firelens_filter.$(uname -m | sed 's/arm64/aarch64/').aot
 [ -f "$MODULE" ] || MODULE=$OUT/firelens_filter.wasm

@@ -166,7 +166,10 @@ def free_port():
 
 class FluentBit:
     """The include as shipped, its image paths pointed at this checkout, its
-    output at the receiver, after a forward input as FireLens generates."""
+    output at the receiver, loaded by the config the ECS agent generates for
+    the shipped task definition (firelens-config: FireLens's forward inputs
+    with their Mem_Buf_Limit, its health check input, the ECS metadata
+    filter, then the include)."""
 
     def __init__(self, binary, include, module, repo, receiver_port, work, router=None):
         """`router`: run it as the image does, through fluent-bit/router-start.sh,
@@ -182,40 +185,40 @@ class FluentBit:
             shutil.copy(router, os.path.join(firelens, "firelens_filter.aot"))
             shutil.copy(module.rsplit(".", 2)[0] + ".wasm" if module.endswith(".aot") else module,
                         os.path.join(firelens, "firelens_filter.wasm"))
-            text = text.replace("/fluent-bit/firelens/", firelens + "/")
-        else:
-            text = text.replace("/fluent-bit/firelens/firelens_filter.aot", module)
-        text = text.replace(firelens + "/firelens-parsers.conf", "/fluent-bit/firelens/firelens-parsers.conf")
         text = text.replace("/fluent-bit/firelens/firelens-parsers.conf", os.path.join(repo, "fluent-bit/firelens-parsers.conf"))
         text = text.replace("/fluent-bit/firelens-rules", rules)
         text = re.sub(r"(?m)^(\s+Port\s+)8880$", rf"\g<1>{receiver_port}", text)
         text = re.sub(r"(?m)^(\s+HTTP_Port\s+)2020$", rf"\g<1>{self.http}", text)
         inc = os.path.join(firelens, "include.conf")
         open(inc, "w").write(text)
-        main = os.path.join(work, "main.conf")
-        open(main, "w").write(
-            f"""[SERVICE]
-    Flush        1
-    Log_Level    info
-[INPUT]
-    Name   forward
-    Listen 127.0.0.1
-    Port   {self.forward}
-@INCLUDE {inc}
-"""
-        )
+        main = os.path.join(work, "fluent-bit.conf")
+        self.socket_path = os.path.join(work, "fluent.sock")
+        generator = os.environ.get("FIRELENS_CONFIG_BIN") or os.path.join(repo, "target/release/firelens-config")
+        generated = subprocess.run(
+            [generator, "--task", os.path.join(repo, "examples/ecs/task-definition.json"), "--include", inc,
+             "--socket", self.socket_path, "--forward-port", str(self.forward),
+             "--health-port", str(free_port())],
+            check=True, capture_output=True, text=True).stdout
+        open(main, "w").write(generated)
         self.include = inc
         self.log = open(os.path.join(work, "fluent-bit.log"), "w+")
         if router:
-            env = dict(os.environ, FLUENT_BIT_BIN=binary, FIRELENS_DIR=firelens, ROUTER_CMD=binary)
+            # As in the image: router-start.sh chooses the module.
+            env = dict(os.environ, FLUENT_BIT_BIN=binary, FIRELENS_DIR=firelens, ROUTER_CMD=binary,
+                       FIRELENS_CONFIG=main)
+            env.pop("FIRELENS_MODULE", None)
             cmd = ["sh", os.path.join(repo, "fluent-bit/router-start.sh"), "-c", main]
         else:
-            env, cmd = None, [binary, "-c", main]
+            env, cmd = dict(os.environ, FIRELENS_MODULE=module), [binary, "-c", main]
         self.proc = subprocess.Popen(cmd, stdout=self.log, stderr=subprocess.STDOUT, env=env)
         deadline = time.time() + 30
         while True:
             try:
-                self.sock = socket.create_connection(("127.0.0.1", self.forward), timeout=5)
+                # The unix socket, as the apps' log driver connects (the
+                # input with FireLens's Mem_Buf_Limit).
+                self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+                self.sock.settimeout(5)
+                self.sock.connect(self.socket_path)
                 break
             except OSError:
                 if time.time() > deadline or self.proc.poll() is not None:
@@ -525,9 +528,8 @@ def module_fallback(binary, include, module, repo):
         got = wait_for(rx, "fallback-firelens-1", 1, 30)
         fb.stop()
         log = fb.log_text()
-        text = open(fb.include).read()
     check("falls back to the .wasm, loudly, and classifies",
-          "WARNING" in log and "firelens_filter.wasm" in text and ".aot" not in text
+          "WARNING" in log and "Falling back to the portable" in log
           and [r.get("log_class") for r in got] == ["error"], f"{got}\n{log[-1500:]}")
 
 

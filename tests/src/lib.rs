@@ -15,6 +15,8 @@ use std::path::Path;
 use test_support::fluent_bit::{self, Chunk};
 use wasm_host::{FilterConfig, Outcome, WasmFilter, fluent_bit_json};
 
+pub mod ecs_firelens;
+
 pub use test_support::fluent_bit::firelens_tag;
 pub use test_support::in_process::RunningProxy;
 

@@ -13,6 +13,7 @@ mod alerts;
 mod corpus;
 mod deployment;
 mod emf;
+mod firelens_rules;
 mod joined;
 mod lean;
 mod router_start;
