@@ -42,26 +42,11 @@ fi
 cat "$py_log"
 rm -f "$py_log"
 
-# The Terraform example: `terraform fmt -check` and `terraform validate`
-# where a Terraform binary is present (it is in no registry this project
-# installs from). Validation needs the AWS provider from the Terraform
-# registry: unreachable, it is skipped, loudly. Everywhere,
-# tests/tests/deployment.rs parses main.tf and checks what it must hold.
-if command -v terraform >/dev/null 2>&1; then
-  terraform fmt -check -diff examples/terraform
-  tf_data="$(mktemp -d)"
-  if init_log="$(cd examples/terraform && TF_DATA_DIR="$tf_data" terraform init -backend=false -input=false 2>&1)"; then
-    (cd examples/terraform && TF_DATA_DIR="$tf_data" terraform validate)
-  elif grep -q "could not connect to registry\|Failed to query available provider packages" <<<"$init_log"; then
-    echo "terraform: validate SKIPPED, the provider registry is unreachable from here (fmt checked)"
-  else
-    echo "$init_log" >&2
-    exit 1
-  fi
-  rm -rf "$tf_data" examples/terraform/.terraform.lock.hcl
-else
-  echo "terraform: no binary here; examples/terraform/main.tf is parsed and checked by the deployment tests"
-fi
+# The Terraform example: fmt, init from the machine's provider mirror,
+# validate, and `terraform test` (every combination of variables planned and
+# applied against a mocked AWS provider). Skipped, loudly, where terraform
+# or the mirror is missing.
+./scripts/terraform-test.sh
 
 ./scripts/checkov.sh
 

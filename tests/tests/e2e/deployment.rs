@@ -135,12 +135,15 @@ fn every_copy_source_exists_and_the_image_is_pinned() {
 #[test]
 fn the_image_puts_everything_where_the_include_and_the_task_look() {
     let td = task_definition();
-    // The filter: AOT file at the include's Wasm_Path, the portable module beside it.
-    assert_eq!(copied_to("firelens_filter.aot"), include_setting("wasm", "Wasm_Path"));
-    assert_eq!(
-        copied_to("firelens_filter.wasm"),
-        include_setting("wasm", "Wasm_Path").replace(".aot", ".wasm")
-    );
+    // The filter: the include's Wasm_Path is the image's FIRELENS_MODULE,
+    // the AOT file; the portable module beside it.
+    assert_eq!(include_setting("wasm", "Wasm_Path"), "${FIRELENS_MODULE}");
+    let module = dockerfile()
+        .iter()
+        .find_map(|i| i.strip_prefix("ENV FIRELENS_MODULE=").map(str::to_owned))
+        .expect("the image sets FIRELENS_MODULE");
+    assert_eq!(copied_to("firelens_filter.aot"), module);
+    assert_eq!(copied_to("firelens_filter.wasm"), module.replace(".aot", ".wasm"));
     // The rules file where the module reads it.
     assert_eq!(copied_to("fluent-bit/rules.toml"), firelens_filter::RULES_PATH);
     assert_eq!(include_setting("wasm", "Accessible_Paths"), firelens_filter::RULES_DIR);
@@ -205,6 +208,119 @@ fn the_task_definition_orders_and_configures_the_containers() {
             .unwrap()
             .starts_with("arn:aws:secretsmanager:")
     );
+}
+
+/// A Secrets Manager ARN as AWS writes it: the name, `-`, six characters.
+fn is_secret_arn(arn: &str) -> bool {
+    let Some(rest) = arn.strip_prefix("arn:aws:secretsmanager:") else {
+        return false;
+    };
+    let parts: Vec<&str> = rest.splitn(4, ':').collect();
+    let [region, account, kind, name] = parts.as_slice() else {
+        return false;
+    };
+    let suffix = name.rsplit_once('-');
+    !region.is_empty()
+        && account.len() == 12
+        && account.bytes().all(|b| b.is_ascii_digit())
+        && *kind == "secret"
+        && suffix.is_some_and(|(n, s)| !n.is_empty() && s.len() == 6 && s.bytes().all(|b| b.is_ascii_alphanumeric()))
+}
+
+#[test]
+fn the_task_runs_with_read_only_root_filesystems_and_storage_for_its_spool() {
+    let td = task_definition();
+    let volumes: BTreeSet<&str> = td["volumes"]
+        .as_array()
+        .expect("task volumes")
+        .iter()
+        .map(|v| v["name"].as_str().unwrap())
+        .collect();
+    let mounted = |c: &Value, path: &str| {
+        c["mountPoints"].as_array().is_some_and(|m| {
+            m.iter()
+                .any(|p| p["containerPath"] == path && volumes.contains(p["sourceVolume"].as_str().unwrap_or("")))
+        })
+    };
+    // sink-proxy writes only its spool, on a task volume the image declares
+    // (ECS gives the volume the image directory's owner, the proxy's user).
+    let proxy = container(&td, "sink-proxy");
+    assert_eq!(proxy["readonlyRootFilesystem"], true);
+    let env = |name: &str| {
+        proxy["environment"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["name"] == name)
+            .and_then(|e| e["value"].as_str())
+            .unwrap_or_else(|| panic!("sink-proxy has no {name}"))
+            .to_owned()
+    };
+    let spool = env("SINK_PROXY_SPOOL_DIR");
+    assert!(mounted(proxy, &spool), "the spool {spool} is on a task volume");
+    assert!(
+        dockerfile().contains(&format!("VOLUME [\"{spool}\"]")),
+        "the image declares the spool a volume"
+    );
+    assert!(read("Dockerfile").contains(&format!(
+        "chown -R {} /var/lib/sink-proxy",
+        proxy["user"].as_str().unwrap()
+    )));
+    // The log router writes only its module check's scratch file, to /tmp.
+    let router = container(&td, "log_router");
+    assert_eq!(router["readonlyRootFilesystem"], true);
+    assert!(mounted(router, "/tmp"));
+    // The spool fits Fargate's ephemeral storage (20 GiB unless asked for
+    // more), beside a reserve of 10 GiB for the images' layers.
+    let spool_gib = env("SINK_PROXY_SPOOL_MAX_BYTES")
+        .parse::<u64>()
+        .unwrap()
+        .div_ceil(1 << 30);
+    let storage = td["ephemeralStorage"]["sizeInGiB"].as_u64().unwrap_or(20);
+    assert!(storage >= spool_gib + 10, "{storage} GiB for a {spool_gib} GiB spool");
+    // The Slack secret is named as IAM grants it: with its suffix.
+    let arn = proxy["secrets"][0]["valueFrom"].as_str().unwrap();
+    assert!(is_secret_arn(arn), "{arn}");
+    assert!(!is_secret_arn(
+        "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop-web/slack-webhook"
+    ));
+}
+
+#[test]
+fn the_image_labels_come_from_its_build_args() {
+    let steps = dockerfile();
+    let label = steps.iter().find(|i| i.starts_with("LABEL ")).expect("a LABEL");
+    for (key, arg) in [
+        ("com.firelens-router.fluent-bit.version", "FLUENT_BIT_VERSION"),
+        ("com.firelens-router.wamr.version", "WAMR_VERSION"),
+        ("com.firelens-router.wamr.commit", "WAMR_COMMIT"),
+    ] {
+        assert!(
+            label.contains(&format!("{key}=\"${{{arg}}}\"")),
+            "{key} from {arg}: {label}"
+        );
+        let last_from = steps.iter().rposition(|i| i.starts_with("FROM ")).unwrap();
+        assert!(
+            steps[last_from..].iter().any(|i| i == &format!("ARG {arg}")),
+            "the final stage takes {arg}"
+        );
+    }
+    // The WAMR source is pinned to a commit, which the build checks
+    // against the tag; the base's Fluent Bit is checked against the label.
+    let commit = steps
+        .iter()
+        .find_map(|i| i.strip_prefix("ARG WAMR_COMMIT="))
+        .expect("ARG WAMR_COMMIT");
+    assert!(
+        commit.len() == 40 && commit.bytes().all(|b| b.is_ascii_hexdigit()),
+        "{commit}"
+    );
+    let text = read("Dockerfile");
+    assert!(text.contains("git fetch -q --depth 1 origin \"${WAMR_COMMIT}\""));
+    assert!(text.contains("[ \"$(git rev-parse HEAD)\" = \"${WAMR_COMMIT}\" ]"));
+    assert!(text.contains("*\"v${FLUENT_BIT_VERSION}\"*"));
+    // The whole workspace goes in, so no member can be left out.
+    assert!(steps.iter().any(|i| i == "COPY . ."));
 }
 
 fn alert_env() -> [String; 4] {
@@ -369,6 +485,309 @@ fn the_terraform_example_wires_the_alarm_the_topic_and_the_slack_secret() {
     {
         assert!(text.contains(name.as_str()), "main.tf lacks {name}");
     }
+}
+
+/// `root.name` references in an expression written out as HCL (string
+/// literals skipped, their interpolations kept).
+fn references(expr: &hcl::Expression) -> BTreeSet<(String, String)> {
+    let text = hcl::format::to_string(expr).unwrap();
+    let mut out = BTreeSet::new();
+    let bytes = text.as_bytes();
+    let ident = |b: u8| b.is_ascii_alphanumeric() || b == b'_' || b == b'-';
+    let (mut i, mut in_string, mut depth) = (0, false, 0usize);
+    while i < bytes.len() {
+        let b = bytes[i];
+        if in_string && depth == 0 {
+            match b {
+                b'\\' => i += 1,
+                b'"' => in_string = false,
+                b'$' if bytes.get(i + 1) == Some(&b'{') => {
+                    depth = 1;
+                    i += 1;
+                }
+                _ => {}
+            }
+            i += 1;
+            continue;
+        }
+        match b {
+            b'"' => in_string = true,
+            b'{' if in_string => depth += 1,
+            b'}' if in_string => depth -= 1,
+            _ if (b.is_ascii_alphabetic() || b == b'_') && (i == 0 || !ident(bytes[i - 1])) => {
+                let start = i;
+                while i < bytes.len() && ident(bytes[i]) {
+                    i += 1;
+                }
+                if bytes.get(i) == Some(&b'.') {
+                    let attr_start = i + 1;
+                    let mut j = attr_start;
+                    while j < bytes.len() && ident(bytes[j]) {
+                        j += 1;
+                    }
+                    out.insert((text[start..i].to_owned(), text[attr_start..j].to_owned()));
+                    i = j;
+                }
+                continue;
+            }
+            _ => {}
+        }
+        i += 1;
+    }
+    out
+}
+
+/// The locals whose value the plan knows: built from variables, literals
+/// and other such locals only (no resource or data source attribute).
+fn plan_known_locals(body: &hcl::Body) -> BTreeSet<String> {
+    let defs: Vec<(String, BTreeSet<(String, String)>)> = body
+        .blocks()
+        .filter(|b| b.identifier() == "locals")
+        .flat_map(|b| b.body().attributes())
+        .map(|a| (a.key().to_owned(), references(a.expr())))
+        .collect();
+    let mut known = BTreeSet::new();
+    loop {
+        let before = known.len();
+        for (name, refs) in &defs {
+            if refs
+                .iter()
+                .all(|(root, attr)| root == "var" || (root == "local" && known.contains(attr)))
+            {
+                known.insert(name.clone());
+            }
+        }
+        if known.len() == before {
+            return known;
+        }
+    }
+}
+
+/// Every `count` and `for_each` (resources' and dynamic blocks'), by where it is.
+fn counts(body: &hcl::Body) -> Vec<(String, hcl::Expression)> {
+    fn walk(at: &str, body: &hcl::Body, out: &mut Vec<(String, hcl::Expression)>) {
+        for a in body
+            .attributes()
+            .filter(|a| a.key() == "count" || a.key() == "for_each")
+        {
+            out.push((format!("{at}.{}", a.key()), a.expr().clone()));
+        }
+        for b in body.blocks() {
+            let labels: Vec<&str> = b.labels().iter().map(|l| l.as_str()).collect();
+            walk(&format!("{at}/{} {}", b.identifier(), labels.join(" ")), b.body(), out);
+        }
+    }
+    let mut out = Vec::new();
+    walk("main.tf", body, &mut out);
+    out
+}
+
+#[test]
+fn the_terraform_example_counts_only_on_what_the_plan_knows() {
+    let body = hcl::parse(&read("examples/terraform/main.tf")).expect("main.tf is valid HCL");
+    let known = plan_known_locals(&body);
+    for l in [
+        "slack_from_url",
+        "slack_enabled",
+        "create_alerts_key",
+        "ephemeral_storage_gib",
+    ] {
+        assert!(known.contains(l), "local.{l} is known at plan time");
+    }
+    // A new secret's ARN is not: counting on it failed the plan with
+    // "Invalid count argument" as soon as a Slack URL was given.
+    assert!(!known.contains("slack_secret_arn"));
+    assert!(!known.contains("alerts_key_arn"));
+    let plan_known = |e: &hcl::Expression| {
+        references(e)
+            .iter()
+            .all(|(root, attr)| root == "var" || root == "each" || (root == "local" && known.contains(attr)))
+    };
+    let all = counts(&body);
+    assert!(all.len() >= 10, "{all:?}");
+    for (at, e) in &all {
+        assert!(
+            plan_known(e),
+            "{at} = {}: not known at plan time",
+            hcl::format::to_string(e).unwrap()
+        );
+    }
+    // The check refuses what the plan refused.
+    let old: hcl::Body = hcl::parse("x = local.slack_secret_arn == \"\" ? 0 : 1").unwrap();
+    assert!(!plan_known(old.attributes().next().unwrap().expr()));
+}
+
+#[test]
+fn the_terraform_example_encrypts_the_alerts_topic_with_a_key_cloudwatch_may_use() {
+    let text = read("examples/terraform/main.tf");
+    let body = hcl::parse(&text).expect("main.tf is valid HCL");
+    let attr = |b: &hcl::Block, key: &str| {
+        b.body()
+            .attributes()
+            .find(|a| a.key() == key)
+            .unwrap_or_else(|| panic!("no {key}"))
+            .expr()
+            .clone()
+    };
+    // Not alias/aws/sns (CloudWatch cannot use the AWS-managed key): the key
+    // created here, or the one given.
+    let topic = block(&body, "resource", &["aws_sns_topic", "alerts"]);
+    let key_ref = attr(topic, "kms_master_key_id");
+    assert!(!matches!(key_ref, hcl::Expression::String(_)), "{key_ref:?}");
+    assert!(references(&key_ref).contains(&("local".into(), "alerts_key_arn".into())));
+    let key = block(&body, "resource", &["aws_kms_key", "alerts"]);
+    assert_eq!(attr(key, "enable_key_rotation"), hcl::Expression::Bool(true));
+    assert!(references(&attr(key, "policy")).contains(&("data".into(), "aws_iam_policy_document".into())));
+    // Its policy: CloudWatch may encrypt for the topic, for this account only.
+    let policy = block(&body, "data", &["aws_iam_policy_document", "alerts_key"]);
+    let cloudwatch = policy
+        .body()
+        .blocks()
+        .filter(|b| b.identifier() == "statement")
+        .find(|st| format!("{:?}", st.body()).contains("cloudwatch.amazonaws.com"))
+        .expect("a statement for cloudwatch.amazonaws.com");
+    let actions: BTreeSet<String> = strings(&attr(cloudwatch, "actions")).into_iter().collect();
+    assert_eq!(
+        actions,
+        ["kms:Decrypt", "kms:GenerateDataKey*"].map(String::from).into()
+    );
+    let condition = cloudwatch
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "condition")
+        .expect("a condition");
+    assert_eq!(
+        attr(condition, "variable"),
+        hcl::Expression::String("aws:SourceAccount".into())
+    );
+    // The task role, which publishes with proxy_alerts_to_sns, may use the key.
+    let task = block(&body, "data", &["aws_iam_policy_document", "task_alerts"]);
+    let kms = task
+        .body()
+        .blocks()
+        .filter(|b| b.identifier() == "statement")
+        .find(|st| strings(&attr(st, "actions")).iter().any(|a| a.starts_with("kms:")))
+        .expect("a kms statement for the task role");
+    let actions: BTreeSet<String> = strings(&attr(kms, "actions")).into_iter().collect();
+    assert_eq!(
+        actions,
+        ["kms:Decrypt", "kms:GenerateDataKey*"].map(String::from).into()
+    );
+    assert!(references(&attr(kms, "resources")).contains(&("local".into(), "alerts_key_arn".into())));
+}
+
+/// The container definitions Terraform generates, as pinned by its tests.
+fn terraform_fixtures() -> Vec<(String, Value)> {
+    let dir = workspace_root().join("examples/terraform/tests/fixtures");
+    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
+        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+        .filter(|n| n.starts_with("container-definitions-") && n.ends_with(".json"))
+        .map(|n| {
+            let v = serde_json::from_str(&read(&format!("examples/terraform/tests/fixtures/{n}"))).unwrap();
+            (n, v)
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+#[test]
+fn the_terraform_task_is_hardened_as_the_json_example_is() {
+    let fixtures = terraform_fixtures();
+    assert!(fixtures.len() >= 2, "{fixtures:?}");
+    // Each fixture is one `terraform test` compares the generated
+    // container definitions with.
+    let tests: String = std::fs::read_dir(workspace_root().join("examples/terraform/tests"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.to_string_lossy().ends_with(".tftest.hcl"))
+        .map(|p| std::fs::read_to_string(p).unwrap())
+        .collect();
+    for (name, _) in &fixtures {
+        assert!(
+            tests.contains(&format!(
+                "jsondecode(aws_ecs_task_definition.app.container_definitions) == jsondecode(file(\"tests/fixtures/{name}\"))"
+            )),
+            "no terraform test pins {name}"
+        );
+    }
+    let td = task_definition();
+    let mounts = |c: &Value| -> BTreeSet<(String, String)> {
+        c["mountPoints"]
+            .as_array()
+            .map(|m| {
+                m.iter()
+                    .map(|p| {
+                        (
+                            p["sourceVolume"].as_str().unwrap().to_owned(),
+                            p["containerPath"].as_str().unwrap().to_owned(),
+                        )
+                    })
+                    .collect()
+            })
+            .unwrap_or_default()
+    };
+    let body = hcl::parse(&read("examples/terraform/main.tf")).expect("main.tf is valid HCL");
+    let task = block(&body, "resource", &["aws_ecs_task_definition", "app"]);
+    let tf_volumes: BTreeSet<String> = task
+        .body()
+        .blocks()
+        .filter(|b| b.identifier() == "volume")
+        .map(
+            |b| match b.body().attributes().find(|a| a.key() == "name").unwrap().expr() {
+                hcl::Expression::String(s) => s.clone(),
+                e => panic!("volume name {e:?}"),
+            },
+        )
+        .collect();
+    let json_volumes: BTreeSet<String> = td["volumes"]
+        .as_array()
+        .expect("the JSON example's volumes")
+        .iter()
+        .map(|v| v["name"].as_str().unwrap().to_owned())
+        .collect();
+    assert_eq!(tf_volumes, json_volumes);
+    for (name, containers) in &fixtures {
+        let c = |n: &str| {
+            containers
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|c| c["name"] == n)
+                .unwrap_or_else(|| panic!("{name}: no container {n}"))
+                .clone()
+        };
+        for n in ["sink-proxy", "log_router"] {
+            assert_eq!(c(n)["readonlyRootFilesystem"], true, "{name}: {n}");
+            assert_eq!(
+                mounts(&c(n)),
+                mounts(container(&td, n)),
+                "{name}: {n}'s mounts as in the JSON example"
+            );
+            assert!(mounts(&c(n)).iter().all(|(v, _)| tf_volumes.contains(v)), "{name}: {n}");
+        }
+        assert_eq!(c("sink-proxy")["user"], container(&td, "sink-proxy")["user"], "{name}");
+        // The app: the one option the agent gives the log driver, nothing
+        // it would turn into a Fluent Bit output without a Name.
+        let app = c("app");
+        assert_eq!(app["logConfiguration"]["logDriver"], "awsfirelens");
+        let options: Vec<&String> = app["logConfiguration"]["options"].as_object().unwrap().keys().collect();
+        assert_eq!(options, ["log-driver-buffer-limit"], "{name}");
+    }
+    // Ephemeral storage from the spool, within Fargate's limits.
+    let text = read("examples/terraform/main.tf");
+    assert!(text.contains(
+        "ephemeral_storage_gib = ceil(var.spool_max_bytes / 1073741824) + var.ephemeral_storage_reserve_gib"
+    ));
+    assert!(text.contains("for_each = local.ephemeral_storage_gib > 20 ?"));
+    assert!(text.contains("condition     = local.ephemeral_storage_gib <= 200"));
+    // Secret ARNs as IAM grants them: with Secrets Manager's 6-character suffix.
+    let secret = format!("{:?}", block(&body, "variable", &["slack_webhook_secret_arn"]).body());
+    assert!(
+        secret.contains(":secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$"),
+        "{secret}"
+    );
 }
 
 /// The JSON examples are valid ECS API input, by botocore's service model
