@@ -10,7 +10,11 @@
 //! - `lean`: `fluent-bit/firelens-lean.conf` (partial join, `http` msgpack)
 //!   into sink-proxy, which classifies with the module's rules,
 //!
-//! against one strict AWS stand-in over TLS (a CA made at start; sink-proxy
+//! each inside the config the ECS agent generates for the shipped task
+//! definition (`firelens_e2e::ecs_firelens`: FireLens's forward and health
+//! check inputs, idle here, and its metadata filter, which adds the ECS
+//! keys that the corpus's records are written without), against one strict
+//! AWS stand-in over TLS (a CA made at start; sink-proxy
 //! trusts it through `SSL_CERT_FILE`, Fluent Bit with `tls.ca_file`). CPU is
 //! user+sys of Fluent Bit plus sink-proxy, read once the stand-in holds every
 //! line and event the pipeline must deliver (exactly: more or fewer fails
@@ -315,6 +319,9 @@ async fn null_records() -> Option<u64> {
 
 struct Work {
     dir: PathBuf,
+    /// The ECS agent's config around the include: before and after its
+    /// `@INCLUDE`.
+    firelens: (String, String),
     corpus: PathBuf,
     fluent_bit: PathBuf,
     module: PathBuf,
@@ -324,15 +331,21 @@ struct Work {
 
 impl Work {
     /// The part every row shares: tail + JSON parser over the corpus, as the
-    /// CPU bench reads it.
+    /// CPU bench reads it, then the ECS agent's inputs and filters.
     fn head(&self, service: &str) -> String {
         format!(
             "[SERVICE]\n    Flush 1\n    Grace 5\n    Log_Level warn\n    Parsers_File {dir}/parsers.conf\n{service}\
              [INPUT]\n    Name tail\n    Path {corpus}\n    Parser json\n    Tag web-firelens-1\n    \
-             Read_From_Head true\n    Buffer_Max_Size 2M\n",
+             Read_From_Head true\n    Buffer_Max_Size 2M\n{firelens}\n",
             dir = self.dir.display(),
             corpus = self.corpus.display(),
+            firelens = self.firelens.0,
         )
+    }
+
+    /// What the ECS agent puts after the include (its health check's output).
+    fn tail(&self) -> &str {
+        &self.firelens.1
     }
 }
 
@@ -353,10 +366,17 @@ async fn run(work: &Work, row: &Row, expected: Expected, round: usize) -> Result
     let mut proxy = None;
     let mut proxy_start = 0.0;
     match row {
-        Row::NoneNull => std::fs::write(&config, format!("{}{NULL_OUTPUT}", work.head(metrics_server)))?,
+        Row::NoneNull => std::fs::write(
+            &config,
+            format!("{}{NULL_OUTPUT}{}", work.head(metrics_server), work.tail()),
+        )?,
         Row::Classic { null: true } => std::fs::write(
             &config,
-            format!("{}{CLASSIC_FILTERS}\n{NULL_OUTPUT}", work.head(metrics_server)),
+            format!(
+                "{}{CLASSIC_FILTERS}\n{NULL_OUTPUT}{}",
+                work.head(metrics_server),
+                work.tail()
+            ),
         )?,
         Row::Classic { null: false } => {
             // Fluent Bit's AWS outputs always speak TLS (no `tls On` needed).
@@ -367,8 +387,9 @@ async fn run(work: &Work, row: &Row, expected: Expected, round: usize) -> Result
                  log_group_name /bench/errors\n    log_stream_prefix from-\n    auto_create_group true\n    \
                  endpoint 127.0.0.1\n    Port {port}\n{tls}\
                  [OUTPUT]\n    Name kinesis_firehose\n    Match web-*\n    region us-east-1\n    \
-                 delivery_stream bench\n    endpoint 127.0.0.1\n    Port {port}\n{tls}",
+                 delivery_stream bench\n    endpoint 127.0.0.1\n    Port {port}\n{tls}{tail}",
                 head = work.head(""),
+                tail = work.tail(),
             );
             std::fs::write(&config, text)?;
         }
@@ -398,8 +419,11 @@ async fn run(work: &Work, row: &Row, expected: Expected, round: usize) -> Result
             let shipped = std::fs::read_to_string(work.root.join("fluent-bit").join(file))?;
             let text = include_text(&shipped, &work.module, &rules, proxy_port, sets, *null)?;
             std::fs::write(&include, text)?;
-            // As FireLens writes it: its own service and input, then the include.
-            std::fs::write(&config, format!("{}@INCLUDE {}\n", work.head(""), include.display()))?;
+            // As FireLens writes it: its inputs and filters, then the include.
+            std::fs::write(
+                &config,
+                format!("{}@INCLUDE {}\n{}", work.head(""), include.display(), work.tail()),
+            )?;
         }
     }
     let log = work.dir.join(format!("{name}.fluent-bit.log"));
@@ -518,6 +542,45 @@ impl Drop for FluentBit {
     }
 }
 
+/// The config the ECS agent generates for examples/ecs/task-definition.json,
+/// split at its `@INCLUDE`; its listening addresses moved to free ones.
+fn firelens_around(root: &Path, dir: &Path) -> Result<(String, String)> {
+    use firelens_e2e::ecs_firelens::{Context, generate_for_task};
+    let task: serde_json::Value = serde_json::from_str(&std::fs::read_to_string(
+        root.join("examples/ecs/task-definition.json"),
+    )?)?;
+    let free = || -> Result<u16> { Ok(std::net::TcpListener::bind("127.0.0.1:0")?.local_addr()?.port()) };
+    let ctx = Context {
+        socket_path: dir.join("fluent.sock").display().to_string(),
+        forward_port: free()?,
+        health_port: free()?,
+        include_path: Some("INCLUDE".into()),
+        ..Context::ecs("shop-web")
+    };
+    let text = generate_for_task(&task, &ctx)?.text;
+    let (before, after) = text
+        .split_once("@INCLUDE INCLUDE\n")
+        .context("the generated config includes the include")?;
+    Ok((before.to_owned(), after.to_owned()))
+}
+
+/// The corpus's records as the app's log driver sends them: without the ECS
+/// keys, which the agent's record_modifier adds.
+fn strip_ecs_metadata(path: &Path) -> Result<()> {
+    let text = std::fs::read_to_string(path)?;
+    let mut out = String::with_capacity(text.len());
+    for line in text.lines() {
+        let mut record: serde_json::Map<String, serde_json::Value> = serde_json::from_str(line)?;
+        for key in ["ecs_cluster", "ecs_task_arn", "ecs_task_definition"] {
+            record.shift_remove(key);
+        }
+        out.push_str(&serde_json::to_string(&record)?);
+        out.push('\n');
+    }
+    std::fs::write(path, out)?;
+    Ok(())
+}
+
 fn median(mut v: Vec<f64>) -> f64 {
     v.sort_by(f64::total_cmp);
     v[v.len() / 2]
@@ -543,7 +606,10 @@ async fn main() -> Result<()> {
     let dir = std::env::temp_dir().join(format!("pipeline-bench-{}", std::process::id()));
     let corpus = wasm_host::corpus::generate(args.records, 5, &dir).map_err(anyhow::Error::msg)?;
     std::fs::write(dir.join("parsers.conf"), "[PARSER]\n    Name json\n    Format json\n")?;
+    let firelens = firelens_around(&root, &dir)?;
+    strip_ecs_metadata(&dir.join("records.jsonl"))?;
     let work = Work {
+        firelens,
         corpus: dir.join("records.jsonl"),
         dir: dir.clone(),
         fluent_bit: args.fluent_bit.clone(),
