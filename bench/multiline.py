@@ -471,12 +471,31 @@ def sustained(fb, rx, seconds, flush_ms, control=False):
 def control(binary, include, module, repo, seconds, flush_ms):
     """The sustained case with Fluent Bit's default emitter limit (10M)
     instead of the include's 0: it must lose records, or the sustained case
-    could not tell."""
+    could not tell. A short run may lose nothing at 10M (10 s runs,
+    measured: 4.2.2 lost records in one of two, 5.0.9 in none of three;
+    30 s: 5.0.9 lost 23 %), the more so from Fluent Bit 5.0.9 on, whose
+    paused emitter queues records up to its limit instead of refusing them
+    (in_emitter commits 39ab99c55, b0fdb50a0): then the run is repeated
+    with a limit of 1M, which must lose records."""
     print("== control: the same, with the emitters' default limit")
-    text = re.sub(r"(?m)^\s*Emitter_Mem_Buf_Limit.*\n", "", open(include).read())
+    lost = not _control_run(binary, include, module, repo, seconds, flush_ms, None)
+    if not lost:
+        print("  nothing lost at the default limit in this run; again with Emitter_Mem_Buf_Limit 1M")
+        lost = not _control_run(binary, include, module, repo, seconds, flush_ms, "1M")
+    check("with a limit, records are lost", lost)
+
+
+def _control_run(binary, include, module, repo, seconds, flush_ms, limit):
+    """One sustained run with the emitters' limit set (None: Fluent Bit's
+    default); True when every record arrived."""
+    text = open(include).read()
+    if limit is None:
+        text = re.sub(r"(?m)^\s*Emitter_Mem_Buf_Limit.*\n", "", text)
+    else:
+        text = re.sub(r"(?m)^(\s*Emitter_Mem_Buf_Limit)\s.*$", rf"\g<1> {limit}", text)
     rx = Receiver()
     with tempfile.TemporaryDirectory() as work:
-        path = os.path.join(work, "default-limit.conf")
+        path = os.path.join(work, "limited.conf")
         open(path, "w").write(text)
         fb = FluentBit(binary, path, module, repo, rx.port, work)
         ok = sustained(fb, rx, seconds, flush_ms, control=True)
@@ -484,7 +503,7 @@ def control(binary, include, module, repo, seconds, flush_ms):
             fb.stop()
         except Exception:
             pass
-    check("with the default limit, records are lost", not ok)
+    return ok
 
 
 def at_shutdown(binary, include, module, repo, flush_ms):
