@@ -59,7 +59,8 @@ module_works() {
     say "WARNING: no writable \$TMPDIR (${TMPDIR:-/tmp}) for the module check; mount a volume there"
     return 2
   fi
-  "$FLUENT_BIT_BIN" -q -i dummy -p samples=1 -p rate=20 \
+  # Not -q: when the module does not load, Fluent Bit's reason is printed.
+  "$FLUENT_BIT_BIN" -i dummy -p samples=1 -p rate=20 \
     -p 'dummy={"log":"ERROR firelens-router module check"}' -t check-firelens-0 \
     -F wasm -m '*' -p "wasm_path=$1" -p function_name=firelens_classify -p event_format=json \
     -o stdout -m '*' -p format=json_lines -f 0.2 >"$out" 2>&1 &
@@ -80,21 +81,48 @@ module_works() {
 }
 
 # Whether the include(s) FireLens loads have a wasm filter. Without the
-# generated config (not under FireLens), assume they do.
+# generated config (not under FireLens), assume they do. Sets inline=1 when
+# one of them runs its wasm filter on records straight from the input (no
+# parser-mode multiline filter, whose emitter re-emits every record, ahead).
+inline=0
 includes_wasm() {
-  [ -f "$FIRELENS_CONFIG" ] || return 0
+  if [ ! -f "$FIRELENS_CONFIG" ]; then
+    inline=1
+    return 0
+  fi
   found=1
   for inc in $(sed -n 's/^[[:space:]]*@INCLUDE[[:space:]]\{1,\}//p' "$FIRELENS_CONFIG"); do
     if [ -f "$inc" ] && grep -Eiq '^[[:space:]]*(Name[[:space:]]+wasm|- name:[[:space:]]*wasm)[[:space:]]*$' "$inc"; then
       found=0
+      grep -Eiq '^[[:space:]]*(-[[:space:]]*)?multiline[._]parser[[:space:]:]' "$inc" || inline=1
     fi
   done
   return $found
 }
 
+# From Fluent Bit 5.1 the forward input (FireLens's) handles connections in
+# coroutines (plugins/in_forward/fw_conn.c), so filters run on a coroutine's
+# stack, outside the thread stack WAMR bounds its native stack check by:
+# every call traps and the wasm filter drops every record it gets inline
+# (measured on 5.1.1, AOT and interpreted alike; 4.2.2 and 5.0.9 are fine).
+# Records re-emitted by a multiline emitter are unaffected. Refusing to start
+# beats dropping every line: the task fails and a deployment rolls back.
+wasm_on_coroutines() {
+  [ -n "$numbers" ] || return 1
+  set -- $numbers
+  [ "$1" -gt 5 ] || { [ "$1" -eq 5 ] && [ "$2" -ge 1 ]; }
+}
+
 aot="$FIRELENS_DIR/firelens_filter.aot"
 wasm="$FIRELENS_DIR/firelens_filter.wasm"
 export FIRELENS_MODULE="${FIRELENS_MODULE:-$aot}"
+if includes_wasm && [ $inline -eq 1 ] && wasm_on_coroutines && [ "${FIRELENS_ALLOW_WASM_ON_COROUTINES:-}" != 1 ]; then
+  say "ERROR: $version runs FireLens's forward input in coroutines, where the wasm filter"
+  say "ERROR: drops every record (WAMR's native stack check traps). Load firelens-lean.conf"
+  say "ERROR: (sink-proxy classifies) or firelens-stacktraces.conf, or use a base image with"
+  say "ERROR: Fluent Bit 5.0 (aws-for-fluent-bit 3.4.x). README: Fluent Bit versions."
+  exit 78
+fi
 if [ "${FIRELENS_SKIP_MODULE_CHECK:-}" = 1 ]; then
   say "module check skipped (FIRELENS_SKIP_MODULE_CHECK=1)"
 elif ! includes_wasm; then

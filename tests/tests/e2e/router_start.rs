@@ -252,6 +252,8 @@ fn a_fluent_bit_outside_the_tested_versions_is_warned_about() {
         ("3.2.10", true),
     ] {
         let image = Image::of_version(true, version);
+        std::fs::write(image.path("firelens/firelens-lean.conf"), "[OUTPUT]\n    Name http\n").unwrap();
+        image.generated_config("firelens-lean.conf");
         let child = image.start(0);
         image.wait_started();
         terminate(&child);
@@ -261,6 +263,49 @@ fn a_fluent_bit_outside_the_tested_versions_is_warned_about() {
             warned,
             "{version}: {stderr}"
         );
+    }
+}
+
+/// Fluent Bit 5.1 runs the forward input's connections in coroutines, where
+/// WAMR's stack check makes the wasm filter drop every record it gets
+/// inline (measured on 5.1.1): the router refuses to start such an include.
+#[test]
+fn a_wasm_filter_fed_by_forward_is_refused_from_fluent_bit_5_1() {
+    let stacktraces = "[FILTER]\n    Name multiline\n    Multiline.Parser java\n[FILTER]\n    Name wasm\n";
+    for (version, include, text, refused) in [
+        ("5.1.1", "firelens.conf", None, true),
+        ("5.2.0", "firelens.conf", None, true),
+        ("5.0.9", "firelens.conf", None, false),
+        ("4.2.2", "firelens.conf", None, false),
+        // Through a multiline emitter, records are not on forward's coroutine.
+        ("5.1.1", "firelens-stacktraces.conf", Some(stacktraces), false),
+        ("5.1.1", "firelens-lean.conf", Some("[OUTPUT]\n    Name http\n"), false),
+    ] {
+        let image = Image::of_version(true, version);
+        if let Some(text) = text {
+            std::fs::write(image.path("firelens").join(include), text).unwrap();
+        }
+        image.generated_config(include);
+        let mut child = image.start(0);
+        if refused {
+            let status = child.wait().unwrap();
+            let mut stderr = String::new();
+            child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+            assert_eq!(status.code(), Some(78), "{version} {include}: {stderr}");
+            assert!(
+                stderr.contains("drops every record") && stderr.contains("firelens-lean.conf"),
+                "{stderr}"
+            );
+            assert!(
+                !image.path("started").exists(),
+                "{version} {include}: Fluent Bit was started"
+            );
+        } else {
+            image.wait_started();
+            terminate(&child);
+            let (_, stderr) = finish(child);
+            assert!(!stderr.contains("ERROR"), "{version} {include}: {stderr}");
+        }
     }
 }
 
