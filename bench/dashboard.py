@@ -1,4 +1,4 @@
-"""Draws the Terraform example's dashboard (examples/terraform/main.tf,
+"""Draws the Terraform example's dashboard (terraform/modules/firelens-router/main.tf,
 aws_cloudwatch_dashboard.logging) from EMF lines: the same panels, the
 same metrics, one point per EMF interval.
 

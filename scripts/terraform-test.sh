@@ -1,21 +1,34 @@
 #!/usr/bin/env bash
-# The Terraform example's checks: `terraform fmt -check`, `terraform init`,
-# `terraform validate` and `terraform test` (examples/terraform/tests: every
-# combination of the variables planned and applied against a mocked AWS
-# provider). No network: the AWS provider comes from a filesystem mirror
+# The Terraform checks: the module (terraform/modules/firelens-router) and
+# both examples (examples/terraform/complete, examples/terraform/
+# existing-service). `terraform fmt -check` over terraform/ and
+# examples/terraform/; in each of the three, `terraform init`, `terraform
+# validate` and `terraform test` (its tests/: planned and applied against a
+# mocked AWS provider); and the module's inputs and outputs table
+# (terraform/modules/firelens-router/README.md) checked against its
+# variables.tf and outputs.tf (scripts/terraform_docs.py, and that script's
+# own tests). No network: the AWS provider comes from a filesystem mirror
 # (a directory holding registry.terraform.io/hashicorp/aws/<version>/<os_arch>/,
 # found under / or given as TF_PROVIDER_MIRROR). Without a terraform binary
-# or a mirror it says SKIPPED, loudly, and exits 0. It leaves nothing in the
-# tree: terraform's data directory, lock file and CLI config are temporary.
+# or a mirror it says SKIPPED, loudly, after the table check, and exits 0.
+# It leaves nothing in the tree: terraform's data directories, lock files
+# and CLI config are temporary.
 set -euo pipefail
-cd "$(dirname "$0")/../examples/terraform"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+cd "$root"
+
+dirs=(terraform/modules/firelens-router examples/terraform/complete examples/terraform/existing-service)
+
+# The table needs no terraform.
+python3 -m unittest -q scripts/test_terraform_docs.py
+python3 scripts/terraform_docs.py --check
 
 skip() {
   echo "terraform: SKIPPED, $*"
   exit 0
 }
 
-command -v terraform >/dev/null 2>&1 || skip "no terraform binary on the PATH (examples/terraform/main.tf is still parsed by the deployment tests)"
+command -v terraform >/dev/null 2>&1 || skip "no terraform binary on the PATH (the module and the examples are still parsed by the deployment tests)"
 
 mirror=${TF_PROVIDER_MIRROR:-}
 if [ -z "$mirror" ]; then
@@ -26,12 +39,17 @@ fi
   skip "no filesystem mirror of the hashicorp/aws 5.x provider (set TF_PROVIDER_MIRROR, or put one at e.g. /opt/tf-plugins/registry.terraform.io/hashicorp/aws/5.100.0/linux_amd64/)"
 
 work=$(mktemp -d)
-# The lock file is written beside main.tf; remove it unless it was there.
-lock_was_there=0
-[ -e .terraform.lock.hcl ] && lock_was_there=1
+# Each init writes a lock file beside the configuration; remove those that
+# were not there.
+locks=()
+for d in "${dirs[@]}"; do
+  [ -e "$d/.terraform.lock.hcl" ] || locks+=("$d/.terraform.lock.hcl")
+done
+pids=()
 cleanup() {
+  for p in "${pids[@]}"; do kill "$p" 2>/dev/null || true; done
   rm -rf "$work"
-  [ "$lock_was_there" = 1 ] || rm -f .terraform.lock.hcl
+  for l in "${locks[@]}"; do rm -f "$l"; done
 }
 trap cleanup EXIT
 
@@ -44,7 +62,6 @@ provider_installation {
 }
 EOF
 export TF_CLI_CONFIG_FILE="$work/cli.tfrc"
-export TF_DATA_DIR="$work/data"
 export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 
 # `terraform test` with mock providers (tests/mocks/*.tfmock.hcl) needs
@@ -62,10 +79,43 @@ echo "terraform: $(terraform version | head -n 1), provider mirror $mirror"
 color=()
 [ "${CI:-}" = true ] && color=(-no-color)
 
-terraform fmt -check -diff -recursive
-terraform init -backend=false "${color[@]}" >"$work/init.log" 2>&1 || {
-  cat "$work/init.log" >&2
-  exit 1
-}
-terraform validate "${color[@]}"
-terraform test "${color[@]}"
+terraform fmt -check -diff -recursive terraform
+terraform fmt -check -diff -recursive examples/terraform
+
+# init and validate each, one after the other (quick); then the tests of
+# all three at once, each in its own data directory, their output shown
+# in order once each is done.
+for i in "${!dirs[@]}"; do
+  d=${dirs[$i]}
+  export TF_DATA_DIR="$work/data-$i"
+  (cd "$d" && terraform init -backend=false "${color[@]}" >"$work/init-$i.log" 2>&1) || {
+    cat "$work/init-$i.log" >&2
+    exit 1
+  }
+  echo "terraform validate $d"
+  (cd "$d" && terraform validate "${color[@]}")
+done
+
+for i in "${!dirs[@]}"; do
+  d=${dirs[$i]}
+  [ -d "$d/tests" ] || continue
+  (
+    cd "$d"
+    rc=0
+    TF_DATA_DIR="$work/data-$i" terraform test "${color[@]}" >"$work/test-$i.log" 2>&1 || rc=$?
+    echo "$rc" >"$work/test-$i.rc"
+  ) &
+  pids+=($!)
+done
+wait "${pids[@]}"
+pids=()
+
+failed=0
+for i in "${!dirs[@]}"; do
+  d=${dirs[$i]}
+  [ -d "$d/tests" ] || continue
+  echo "terraform test $d"
+  cat "$work/test-$i.log"
+  [ "$(cat "$work/test-$i.rc")" = 0 ] || failed=1
+done
+exit "$failed"

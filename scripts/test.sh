@@ -42,10 +42,11 @@ fi
 cat "$py_log"
 rm -f "$py_log"
 
-# The Terraform example: fmt, init from the machine's provider mirror,
-# validate, and `terraform test` (every combination of variables planned and
-# applied against a mocked AWS provider). Skipped, loudly, where terraform
-# or the mirror is missing.
+# The Terraform module and its two examples: fmt, init from the machine's
+# provider mirror, validate, and `terraform test` in each (planned and
+# applied against a mocked AWS provider), and the module's inputs and
+# outputs table checked against its variables.tf and outputs.tf. Skipped,
+# loudly, where terraform or the mirror is missing.
 ./scripts/terraform-test.sh
 
 ./scripts/checkov.sh

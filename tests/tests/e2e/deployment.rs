@@ -1,6 +1,6 @@
-//! What deploys: the Dockerfile, the ECS task definition and the Terraform
-//! example agree with each other, with the Fluent Bit include and with
-//! sink-proxy. Docker and Terraform cannot run here; everything that can be
+//! What deploys: the Dockerfile, the ECS task definition, the Terraform
+//! module and its two examples agree with each other, with the Fluent Bit
+//! include and with sink-proxy. Docker and Terraform cannot run here; everything that can be
 //! checked without them is.
 
 use clap::CommandFactory;
@@ -328,10 +328,46 @@ fn alert_env() -> [String; 4] {
     [SLACK_ENV, WEBHOOK_ENV, SNS_ENV, WINDOW_ENV].map(String::from)
 }
 
+/// The Terraform configurations: the module, and the two examples that call it.
+const MODULE: &str = "terraform/modules/firelens-router";
+const COMPLETE: &str = "examples/terraform/complete";
+const EXISTING: &str = "examples/terraform/existing-service";
+
+/// A configuration's `.tf` files, in name order, as one text and one body.
+fn tf(dir: &str) -> (String, hcl::Body) {
+    let mut files: Vec<_> = std::fs::read_dir(workspace_root().join(dir))
+        .unwrap_or_else(|e| panic!("{dir}: {e}"))
+        .map(|e| e.unwrap().path())
+        .filter(|p| p.extension().is_some_and(|x| x == "tf"))
+        .collect();
+    files.sort();
+    assert!(!files.is_empty(), "{dir}: no .tf files");
+    let text: String = files
+        .iter()
+        .map(|p| std::fs::read_to_string(p).unwrap() + "\n")
+        .collect();
+    let body = hcl::parse(&text).unwrap_or_else(|e| panic!("{dir} is not valid HCL: {e}"));
+    (text, body)
+}
+
 fn block<'a>(body: &'a hcl::Body, kind: &str, labels: &[&str]) -> &'a hcl::Block {
     body.blocks()
         .find(|b| b.identifier() == kind && b.labels().iter().map(|l| l.as_str()).collect::<Vec<_>>() == labels)
-        .unwrap_or_else(|| panic!("no {kind} {labels:?} in main.tf"))
+        .unwrap_or_else(|| panic!("no {kind} {labels:?}"))
+}
+
+fn attr(b: &hcl::Block, key: &str) -> hcl::Expression {
+    b.body()
+        .attributes()
+        .find(|a| a.key() == key)
+        .unwrap_or_else(|| panic!("{} {:?}: no {key}", b.identifier(), b.labels()))
+        .expr()
+        .clone()
+}
+
+/// An expression written out as HCL, on one line, without spaces.
+fn compact(e: &hcl::Expression) -> String {
+    hcl::format::to_string(e).unwrap().split_whitespace().collect()
 }
 
 fn strings(e: &hcl::Expression) -> Vec<String> {
@@ -347,18 +383,37 @@ fn strings(e: &hcl::Expression) -> Vec<String> {
     }
 }
 
+/// A policy document's statements: its `statement` blocks and the content
+/// of its `dynamic "statement"` blocks.
+fn statements(doc: &hcl::Block) -> Vec<&hcl::Body> {
+    doc.body()
+        .blocks()
+        .filter_map(|b| match b.identifier() {
+            "statement" => Some(b.body()),
+            "dynamic" if b.labels().iter().any(|l| l.as_str() == "statement") => b
+                .body()
+                .blocks()
+                .find(|c| c.identifier() == "content")
+                .map(|c| c.body()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn body_attr(body: &hcl::Body, key: &str) -> Option<hcl::Expression> {
+    body.attributes().find(|a| a.key() == key).map(|a| a.expr().clone())
+}
+
 #[test]
-fn the_terraform_example_parses_and_grants_only_what_sink_proxy_needs() {
-    let text = read("examples/terraform/main.tf");
-    let body = hcl::parse(&text).expect("main.tf is valid HCL");
+fn the_terraform_module_parses_and_grants_only_what_sink_proxy_needs() {
+    let (text, body) = tf(MODULE);
     // The task role: PutRecordBatch on the stream, streams and events on the group.
     let doc = block(&body, "data", &["aws_iam_policy_document", "task_logging"]);
     let mut actions = BTreeSet::new();
-    for st in doc.body().blocks().filter(|b| b.identifier() == "statement") {
-        let a = st.body().attributes().find(|a| a.key() == "actions").unwrap();
-        actions.extend(strings(a.expr()));
-        let r = st.body().attributes().find(|a| a.key() == "resources").unwrap();
-        assert!(!format!("{:?}", r.expr()).contains("\"*\""), "no wildcard resource");
+    for st in statements(doc) {
+        actions.extend(strings(&body_attr(st, "actions").unwrap()));
+        let r = body_attr(st, "resources").unwrap();
+        assert!(!format!("{r:?}").contains("\"*\""), "no wildcard resource");
     }
     let want: BTreeSet<String> = [
         "firehose:PutRecordBatch",
@@ -370,6 +425,34 @@ fn the_terraform_example_parses_and_grants_only_what_sink_proxy_needs() {
     .map(String::from)
     .into();
     assert_eq!(actions, want);
+    // The task role's policy (the output) is that document, and the alerts
+    // one when chosen; no statement of either has a "*" resource, nor has
+    // the execution role's.
+    let task = block(&body, "data", &["aws_iam_policy_document", "task"]);
+    let sources = hcl::format::to_string(&attr(task, "source_policy_documents")).unwrap();
+    assert!(
+        sources.contains("data.aws_iam_policy_document.task_logging.json"),
+        "{sources}"
+    );
+    assert!(
+        sources.contains("data.aws_iam_policy_document.task_alerts[*].json"),
+        "{sources}"
+    );
+    for name in ["task_alerts", "execution", "execution_secrets"] {
+        for st in statements(block(&body, "data", &["aws_iam_policy_document", name])) {
+            let r = body_attr(st, "resources").unwrap();
+            assert!(!format!("{r:?}").contains("\"*\""), "{name}: no wildcard resource");
+        }
+    }
+    let output = |name: &str| hcl::format::to_string(&attr(block(&body, "output", &[name]), "value")).unwrap();
+    assert_eq!(
+        output("task_role_policy_json"),
+        "data.aws_iam_policy_document.task.json"
+    );
+    assert_eq!(
+        output("execution_role_policy_json"),
+        "data.aws_iam_policy_document.execution.json"
+    );
     // The group with retention, the bucket encrypted, the stream encrypted.
     let group = block(&body, "resource", &["aws_cloudwatch_log_group", "errors"]);
     assert!(group.body().attributes().any(|a| a.key() == "retention_in_days"));
@@ -401,14 +484,20 @@ fn the_terraform_example_parses_and_grants_only_what_sink_proxy_needs() {
         "SINK_PROXY_LOG_GROUP",
         "SINK_PROXY_DELIVERY_STREAM",
     ] {
-        assert!(text.contains(needle), "main.tf lacks {needle}");
+        assert!(text.contains(needle), "the module lacks {needle}");
     }
+    // The include FireLens loads is the variable, the lean one by default.
+    let include = block(&body, "variable", &["include"]);
+    assert_eq!(
+        attr(include, "default"),
+        hcl::Expression::String(copied_to("fluent-bit/firelens-lean.conf"))
+    );
+    assert!(text.contains("config-file-value       = var.include"));
 }
 
 #[test]
-fn the_terraform_example_keeps_the_archive_cheap_safe_and_queryable() {
-    let text = read("examples/terraform/main.tf");
-    let body = hcl::parse(&text).expect("main.tf is valid HCL");
+fn the_terraform_module_keeps_the_archive_cheap_safe_and_queryable() {
+    let (_, body) = tf(MODULE);
     let lifecycle = format!(
         "{:?}",
         block(&body, "resource", &["aws_s3_bucket_lifecycle_configuration", "archive"]).body()
@@ -432,31 +521,50 @@ fn the_terraform_example_keeps_the_archive_cheap_safe_and_queryable() {
         block(&body, "resource", &["aws_glue_catalog_table", "logs"]).body()
     );
     assert!(table.contains("projection.dt.format") && table.contains("yyyy/MM/dd/HH"));
-    for out in [
-        "task_role_arn",
-        "execution_role_arn",
-        "delivery_stream_name",
-        "archive_bucket",
-        "athena_table",
-    ] {
+    for out in ["delivery_stream_name", "archive_bucket", "athena_table"] {
         block(&body, "output", &[out]);
     }
-    assert!(
-        text.contains("version = \">= 5.0, < 6.0\""),
-        "the provider has an upper bound"
+    // The roles are the examples': the complete one names them.
+    let (_, complete) = tf(COMPLETE);
+    for out in ["task_role_arn", "execution_role_arn"] {
+        block(&complete, "output", &[out]);
+    }
+    // `terraform destroy` works once the bucket holds logs: force_destroy,
+    // a variable, on the bucket, passed by the complete example.
+    let bucket = block(&body, "resource", &["aws_s3_bucket", "archive"]);
+    assert_eq!(
+        hcl::format::to_string(&attr(bucket, "force_destroy")).unwrap(),
+        "var.force_destroy"
     );
+    let module = block(&complete, "module", &["logging"]);
+    assert_eq!(
+        hcl::format::to_string(&attr(module, "force_destroy")).unwrap(),
+        "var.force_destroy"
+    );
+    let repo = block(&complete, "resource", &["aws_ecr_repository", "router"]);
+    assert_eq!(
+        hcl::format::to_string(&attr(repo, "force_delete")).unwrap(),
+        "var.force_destroy"
+    );
+    for dir in [MODULE, COMPLETE, EXISTING] {
+        assert!(
+            tf(dir).0.contains("version = \">= 5.0, < 6.0\""),
+            "{dir}: the provider has an upper bound"
+        );
+    }
 }
 
 #[test]
-fn the_terraform_example_wires_the_alarm_the_topic_and_the_slack_secret() {
-    let text = read("examples/terraform/main.tf");
-    let body = hcl::parse(&text).expect("main.tf is valid HCL");
+fn the_terraform_module_wires_the_alarm_the_topic_and_the_slack_secret() {
+    let (text, body) = tf(MODULE);
     // Service-wide: a metric filter on the error group, an alarm on it, a
     // topic with an email subscription.
     let filter = block(&body, "resource", &["aws_cloudwatch_log_metric_filter", "errors"]);
-    assert!(format!("{:?}", filter.body()).contains("aws_cloudwatch_log_group"));
+    assert!(format!("{:?}", filter.body()).contains("error_log_group_name"));
+    assert!(text.contains("aws_cloudwatch_log_group.errors[0].name : var.existing_error_log_group_name"));
     let alarm = block(&body, "resource", &["aws_cloudwatch_metric_alarm", "errors"]);
-    assert!(format!("{:?}", alarm.body()).contains("aws_sns_topic"));
+    assert!(format!("{:?}", alarm.body()).contains("alerts_topic_arn"));
+    assert!(text.contains("alerts_topic_arn = local.create_topic ? aws_sns_topic.alerts[0].arn"));
     block(&body, "resource", &["aws_sns_topic", "alerts"]);
     let email = block(&body, "resource", &["aws_sns_topic_subscription", "email"]);
     assert!(format!("{:?}", email.body()).contains("\"email\""));
@@ -473,17 +581,34 @@ fn the_terraform_example_wires_the_alarm_the_topic_and_the_slack_secret() {
     block(&body, "resource", &["aws_secretsmanager_secret", "slack_webhook"]);
     let read_secret = block(&body, "data", &["aws_iam_policy_document", "execution_secrets"]);
     assert!(format!("{:?}", read_secret.body()).contains("secretsmanager:GetSecretValue"));
+    let execution = block(&body, "data", &["aws_iam_policy_document", "execution"]);
+    assert!(
+        hcl::format::to_string(&attr(execution, "source_policy_documents"))
+            .unwrap()
+            .contains("data.aws_iam_policy_document.execution_secrets[*].json")
+    );
     assert!(text.contains("valueFrom = local.slack_secret_arn"));
     // Per-task alerts to SNS: sns:Publish on that topic only, when chosen.
     let publish = block(&body, "data", &["aws_iam_policy_document", "task_alerts"]);
-    let st = publish.body().blocks().next().unwrap();
-    let actions = st.body().attributes().find(|a| a.key() == "actions").unwrap();
-    assert_eq!(strings(actions.expr()), vec!["sns:Publish".to_owned()]);
+    let st = statements(publish)[0];
+    assert_eq!(
+        strings(&body_attr(st, "actions").unwrap()),
+        vec!["sns:Publish".to_owned()]
+    );
     for name in alert_env()
         .iter()
         .filter(|n| n.as_str() != "SINK_PROXY_ALERT_WEBHOOK_URL" && n.as_str() != "SINK_PROXY_ALERT_WINDOW_SECS")
     {
-        assert!(text.contains(name.as_str()), "main.tf lacks {name}");
+        assert!(text.contains(name.as_str()), "the module lacks {name}");
+    }
+    // The complete example tells Slack and email.
+    let (_, complete) = tf(COMPLETE);
+    let module = block(&complete, "module", &["logging"]);
+    for input in ["alert_email", "slack_webhook_url", "slack_webhook_secret_arn"] {
+        assert_eq!(
+            hcl::format::to_string(&attr(module, input)).unwrap(),
+            format!("var.{input}")
+        );
     }
 }
 
@@ -525,7 +650,19 @@ fn references(expr: &hcl::Expression) -> BTreeSet<(String, String)> {
                     while j < bytes.len() && ident(bytes[j]) {
                         j += 1;
                     }
-                    out.insert((text[start..i].to_owned(), text[attr_start..j].to_owned()));
+                    let root = &text[start..i];
+                    let attr = &text[attr_start..j];
+                    // module.NAME.OUTPUT: the output is what counts.
+                    if root == "module" && bytes.get(j) == Some(&b'.') {
+                        let mut k = j + 1;
+                        while k < bytes.len() && ident(bytes[k]) {
+                            k += 1;
+                        }
+                        out.insert(("module".to_owned(), format!("{attr}.{}", &text[j + 1..k])));
+                        i = k;
+                        continue;
+                    }
+                    out.insert((root.to_owned(), attr.to_owned()));
                     i = j;
                 }
                 continue;
@@ -537,9 +674,10 @@ fn references(expr: &hcl::Expression) -> BTreeSet<(String, String)> {
     out
 }
 
-/// The locals whose value the plan knows: built from variables, literals
-/// and other such locals only (no resource or data source attribute).
-fn plan_known_locals(body: &hcl::Body) -> BTreeSet<String> {
+/// The locals whose value the plan knows: built from variables, literals,
+/// the known outputs of the modules called (`module.NAME.OUTPUT`) and other
+/// such locals only (no resource or data source attribute).
+fn plan_known_locals(body: &hcl::Body, module_outputs: &BTreeSet<String>) -> BTreeSet<String> {
     let defs: Vec<(String, BTreeSet<(String, String)>)> = body
         .blocks()
         .filter(|b| b.identifier() == "locals")
@@ -550,10 +688,12 @@ fn plan_known_locals(body: &hcl::Body) -> BTreeSet<String> {
     loop {
         let before = known.len();
         for (name, refs) in &defs {
-            if refs
-                .iter()
-                .all(|(root, attr)| root == "var" || (root == "local" && known.contains(attr)))
-            {
+            if refs.iter().all(|(root, attr)| {
+                root == "var"
+                    || root == "path"
+                    || (root == "local" && known.contains(attr))
+                    || (root == "module" && module_outputs.contains(attr))
+            }) {
                 known.insert(name.clone());
             }
         }
@@ -563,8 +703,24 @@ fn plan_known_locals(body: &hcl::Body) -> BTreeSet<String> {
     }
 }
 
+/// The module's outputs the plan knows, as `logging.NAME` (the examples
+/// call it `logging`).
+fn plan_known_outputs() -> BTreeSet<String> {
+    let (_, body) = tf(MODULE);
+    let known = plan_known_locals(&body, &BTreeSet::new());
+    body.blocks()
+        .filter(|b| b.identifier() == "output")
+        .filter(|b| {
+            references(&attr(b, "value"))
+                .iter()
+                .all(|(root, a)| root == "var" || (root == "local" && known.contains(a)))
+        })
+        .map(|b| format!("logging.{}", b.labels()[0].as_str()))
+        .collect()
+}
+
 /// Every `count` and `for_each` (resources' and dynamic blocks'), by where it is.
-fn counts(body: &hcl::Body) -> Vec<(String, hcl::Expression)> {
+fn counts(dir: &str, body: &hcl::Body) -> Vec<(String, hcl::Expression)> {
     fn walk(at: &str, body: &hcl::Body, out: &mut Vec<(String, hcl::Expression)>) {
         for a in body
             .attributes()
@@ -578,19 +734,25 @@ fn counts(body: &hcl::Body) -> Vec<(String, hcl::Expression)> {
         }
     }
     let mut out = Vec::new();
-    walk("main.tf", body, &mut out);
+    walk(dir, body, &mut out);
     out
 }
 
 #[test]
-fn the_terraform_example_counts_only_on_what_the_plan_knows() {
-    let body = hcl::parse(&read("examples/terraform/main.tf")).expect("main.tf is valid HCL");
-    let known = plan_known_locals(&body);
+fn the_terraform_configurations_count_only_on_what_the_plan_knows() {
+    let (_, body) = tf(MODULE);
+    let known = plan_known_locals(&body, &BTreeSet::new());
     for l in [
         "slack_from_url",
         "slack_enabled",
         "create_alerts_key",
+        "alerts_key_known",
+        "create_error_group",
+        "create_bucket",
+        "create_stream",
+        "create_topic",
         "ephemeral_storage_gib",
+        "volumes",
     ] {
         assert!(known.contains(l), "local.{l} is known at plan time");
     }
@@ -598,37 +760,53 @@ fn the_terraform_example_counts_only_on_what_the_plan_knows() {
     // "Invalid count argument" as soon as a Slack URL was given.
     assert!(!known.contains("slack_secret_arn"));
     assert!(!known.contains("alerts_key_arn"));
-    let plan_known = |e: &hcl::Expression| {
-        references(e)
-            .iter()
-            .all(|(root, attr)| root == "var" || root == "each" || (root == "local" && known.contains(attr)))
-    };
-    let all = counts(&body);
-    assert!(all.len() >= 10, "{all:?}");
-    for (at, e) in &all {
+    assert!(!known.contains("alerts_topic_arn"));
+    let outputs = plan_known_outputs();
+    for o in ["volumes", "ephemeral_storage", "ephemeral_storage_gib"] {
         assert!(
-            plan_known(e),
-            "{at} = {}: not known at plan time",
-            hcl::format::to_string(e).unwrap()
+            outputs.contains(&format!("logging.{o}")),
+            "output {o} is known at plan time"
         );
     }
-    // The check refuses what the plan refused.
-    let old: hcl::Body = hcl::parse("x = local.slack_secret_arn == \"\" ? 0 : 1").unwrap();
-    assert!(!plan_known(old.attributes().next().unwrap().expr()));
+    assert!(!outputs.contains("logging.alerts_topic_arn"));
+    let mut all = 0;
+    for dir in [MODULE, COMPLETE, EXISTING] {
+        let (_, body) = tf(dir);
+        let module_outputs = if dir == MODULE {
+            BTreeSet::new()
+        } else {
+            outputs.clone()
+        };
+        let known = plan_known_locals(&body, &module_outputs);
+        let plan_known = |e: &hcl::Expression| {
+            references(e).iter().all(|(root, attr)| {
+                root == "var"
+                    || root == "each"
+                    || (root == "local" && known.contains(attr))
+                    || (root == "module" && module_outputs.contains(attr))
+            })
+        };
+        let found = counts(dir, &body);
+        all += found.len();
+        for (at, e) in &found {
+            assert!(
+                plan_known(e),
+                "{at} = {}: not known at plan time",
+                hcl::format::to_string(e).unwrap()
+            );
+        }
+        // The check refuses what the plan refused.
+        let old: hcl::Body = hcl::parse("x = local.slack_secret_arn == \"\" ? 0 : 1").unwrap();
+        assert!(!plan_known(old.attributes().next().unwrap().expr()));
+        let from_a_module: hcl::Body = hcl::parse("x = module.logging.alerts_topic_arn == \"\" ? 0 : 1").unwrap();
+        assert!(!plan_known(from_a_module.attributes().next().unwrap().expr()));
+    }
+    assert!(all >= 30, "{all} counts and for_each");
 }
 
 #[test]
-fn the_terraform_example_encrypts_the_alerts_topic_with_a_key_cloudwatch_may_use() {
-    let text = read("examples/terraform/main.tf");
-    let body = hcl::parse(&text).expect("main.tf is valid HCL");
-    let attr = |b: &hcl::Block, key: &str| {
-        b.body()
-            .attributes()
-            .find(|a| a.key() == key)
-            .unwrap_or_else(|| panic!("no {key}"))
-            .expr()
-            .clone()
-    };
+fn the_terraform_module_encrypts_the_alerts_topic_with_a_key_cloudwatch_may_use() {
+    let (_, body) = tf(MODULE);
     // Not alias/aws/sns (CloudWatch cannot use the AWS-managed key): the key
     // created here, or the one given.
     let topic = block(&body, "resource", &["aws_sns_topic", "alerts"]);
@@ -640,19 +818,18 @@ fn the_terraform_example_encrypts_the_alerts_topic_with_a_key_cloudwatch_may_use
     assert!(references(&attr(key, "policy")).contains(&("data".into(), "aws_iam_policy_document".into())));
     // Its policy: CloudWatch may encrypt for the topic, for this account only.
     let policy = block(&body, "data", &["aws_iam_policy_document", "alerts_key"]);
-    let cloudwatch = policy
-        .body()
-        .blocks()
-        .filter(|b| b.identifier() == "statement")
-        .find(|st| format!("{:?}", st.body()).contains("cloudwatch.amazonaws.com"))
+    let cloudwatch = statements(policy)
+        .into_iter()
+        .find(|st| format!("{st:?}").contains("cloudwatch.amazonaws.com"))
         .expect("a statement for cloudwatch.amazonaws.com");
-    let actions: BTreeSet<String> = strings(&attr(cloudwatch, "actions")).into_iter().collect();
+    let actions: BTreeSet<String> = strings(&body_attr(cloudwatch, "actions").unwrap())
+        .into_iter()
+        .collect();
     assert_eq!(
         actions,
         ["kms:Decrypt", "kms:GenerateDataKey*"].map(String::from).into()
     );
     let condition = cloudwatch
-        .body()
         .blocks()
         .find(|b| b.identifier() == "condition")
         .expect("a condition");
@@ -660,35 +837,90 @@ fn the_terraform_example_encrypts_the_alerts_topic_with_a_key_cloudwatch_may_use
         attr(condition, "variable"),
         hcl::Expression::String("aws:SourceAccount".into())
     );
+    // Every alarm publishes to the topic.
+    for alarm in ["errors", "delivery_lag", "dead_letters", "throttling"] {
+        let a = block(&body, "resource", &["aws_cloudwatch_metric_alarm", alarm]);
+        assert_eq!(
+            compact(&attr(a, "alarm_actions")),
+            "[local.alerts_topic_arn]",
+            "{alarm}"
+        );
+    }
     // The task role, which publishes with proxy_alerts_to_sns, may use the key.
     let task = block(&body, "data", &["aws_iam_policy_document", "task_alerts"]);
-    let kms = task
-        .body()
-        .blocks()
-        .filter(|b| b.identifier() == "statement")
-        .find(|st| strings(&attr(st, "actions")).iter().any(|a| a.starts_with("kms:")))
+    let kms = statements(task)
+        .into_iter()
+        .find(|st| {
+            strings(&body_attr(st, "actions").unwrap())
+                .iter()
+                .any(|a| a.starts_with("kms:"))
+        })
         .expect("a kms statement for the task role");
-    let actions: BTreeSet<String> = strings(&attr(kms, "actions")).into_iter().collect();
+    let actions: BTreeSet<String> = strings(&body_attr(kms, "actions").unwrap()).into_iter().collect();
     assert_eq!(
         actions,
         ["kms:Decrypt", "kms:GenerateDataKey*"].map(String::from).into()
     );
-    assert!(references(&attr(kms, "resources")).contains(&("local".into(), "alerts_key_arn".into())));
+    assert!(references(&body_attr(kms, "resources").unwrap()).contains(&("local".into(), "alerts_key_arn".into())));
 }
 
-/// The container definitions Terraform generates, as pinned by its tests.
-fn terraform_fixtures() -> Vec<(String, Value)> {
-    let dir = workspace_root().join("examples/terraform/tests/fixtures");
-    let mut out: Vec<(String, Value)> = std::fs::read_dir(&dir)
-        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
-        .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
-        .filter(|n| n.starts_with("container-definitions-") && n.ends_with(".json"))
-        .map(|n| {
-            let v = serde_json::from_str(&read(&format!("examples/terraform/tests/fixtures/{n}"))).unwrap();
-            (n, v)
-        })
-        .collect();
-    out.sort_by(|a, b| a.0.cmp(&b.0));
+/// Every variable of the module and the examples is validated: a
+/// `validation` whose message starts with the variable's name, or, for a
+/// bool, `nullable = false` (Terraform itself refuses anything but a bool).
+#[test]
+fn every_terraform_variable_is_validated() {
+    let mut seen = 0;
+    for dir in [MODULE, COMPLETE, EXISTING] {
+        let (_, body) = tf(dir);
+        for v in body.blocks().filter(|b| b.identifier() == "variable") {
+            let name = v.labels()[0].as_str();
+            seen += 1;
+            let description = body_attr(v.body(), "description");
+            assert!(
+                matches!(description, Some(hcl::Expression::String(ref d)) if !d.is_empty()),
+                "{dir}: variable {name} has no description"
+            );
+            if body_attr(v.body(), "type").is_some_and(|t| hcl::format::to_string(&t).unwrap() == "bool") {
+                assert_eq!(
+                    body_attr(v.body(), "nullable"),
+                    Some(hcl::Expression::Bool(false)),
+                    "{dir}: {name}"
+                );
+                continue;
+            }
+            let validations: Vec<_> = v.body().blocks().filter(|b| b.identifier() == "validation").collect();
+            assert!(!validations.is_empty(), "{dir}: variable {name} is not validated");
+            for val in validations {
+                match attr(val, "error_message") {
+                    hcl::Expression::String(m) => {
+                        assert!(m.starts_with(&format!("{name}: ")), "{dir}: {name}: {m}")
+                    }
+                    e => panic!("{dir}: {name}: {e:?}"),
+                }
+            }
+        }
+    }
+    assert!(seen >= 40, "{seen} variables");
+}
+
+/// The container definitions Terraform generates, as pinned by the tests
+/// of the module and of both examples (`tests/fixtures` in each).
+pub(crate) fn terraform_fixtures() -> Vec<(String, Value)> {
+    let mut out = Vec::new();
+    for dir in [MODULE, COMPLETE, EXISTING] {
+        let fixtures = format!("{dir}/tests/fixtures");
+        let mut names: Vec<String> = std::fs::read_dir(workspace_root().join(&fixtures))
+            .unwrap_or_else(|e| panic!("{fixtures}: {e}"))
+            .map(|e| e.unwrap().file_name().to_string_lossy().into_owned())
+            .filter(|n| n.starts_with("container-definitions-") && n.ends_with(".json"))
+            .collect();
+        names.sort();
+        for n in names {
+            let path = format!("{fixtures}/{n}");
+            let v = serde_json::from_str(&read(&path)).unwrap();
+            out.push((path, v));
+        }
+    }
     out
 }
 
@@ -696,20 +928,19 @@ fn terraform_fixtures() -> Vec<(String, Value)> {
 fn the_terraform_task_is_hardened_as_the_json_example_is() {
     let fixtures = terraform_fixtures();
     assert!(fixtures.len() >= 2, "{fixtures:?}");
-    // Each fixture is one `terraform test` compares the generated
-    // container definitions with.
-    let tests: String = std::fs::read_dir(workspace_root().join("examples/terraform/tests"))
-        .unwrap()
-        .map(|e| e.unwrap().path())
-        .filter(|p| p.to_string_lossy().ends_with(".tftest.hcl"))
-        .map(|p| std::fs::read_to_string(p).unwrap())
-        .collect();
-    for (name, _) in &fixtures {
+    // Each fixture is one a `terraform test` of its configuration compares
+    // the generated container definitions with.
+    for (path, _) in &fixtures {
+        let (dir, name) = path.split_once("/tests/fixtures/").unwrap();
+        let tests: String = std::fs::read_dir(workspace_root().join(dir).join("tests"))
+            .unwrap()
+            .map(|e| e.unwrap().path())
+            .filter(|p| p.to_string_lossy().ends_with(".tftest.hcl"))
+            .map(|p| std::fs::read_to_string(p).unwrap())
+            .collect();
         assert!(
-            tests.contains(&format!(
-                "jsondecode(aws_ecs_task_definition.app.container_definitions) == jsondecode(file(\"tests/fixtures/{name}\"))"
-            )),
-            "no terraform test pins {name}"
+            tests.contains(&format!("file(\"tests/fixtures/{name}\")")) && tests.contains("container_definitions"),
+            "no terraform test pins {path}"
         );
     }
     let td = task_definition();
@@ -728,19 +959,37 @@ fn the_terraform_task_is_hardened_as_the_json_example_is() {
             })
             .unwrap_or_default()
     };
-    let body = hcl::parse(&read("examples/terraform/main.tf")).expect("main.tf is valid HCL");
-    let task = block(&body, "resource", &["aws_ecs_task_definition", "app"]);
-    let tf_volumes: BTreeSet<String> = task
-        .body()
+    let (text, body) = tf(MODULE);
+    // The module's volumes (output `volumes`, the task's volume blocks).
+    let volumes = body
         .blocks()
-        .filter(|b| b.identifier() == "volume")
-        .map(
-            |b| match b.body().attributes().find(|a| a.key() == "name").unwrap().expr() {
-                hcl::Expression::String(s) => s.clone(),
-                e => panic!("volume name {e:?}"),
-            },
-        )
-        .collect();
+        .filter(|b| b.identifier() == "locals")
+        .flat_map(|b| b.body().attributes())
+        .find(|a| a.key() == "volumes")
+        .expect("local.volumes")
+        .expr()
+        .clone();
+    let tf_volumes: BTreeSet<String> = match volumes {
+        hcl::Expression::Array(items) => items
+            .iter()
+            .map(|v| match v {
+                hcl::Expression::Object(o) => o
+                    .iter()
+                    .find(|(k, _)| format!("{k:?}").contains("name"))
+                    .map(|(_, v)| match v {
+                        hcl::Expression::String(s) => s.clone(),
+                        e => panic!("volume name {e:?}"),
+                    })
+                    .unwrap(),
+                e => panic!("volume {e:?}"),
+            })
+            .collect(),
+        e => panic!("local.volumes = {e:?}"),
+    };
+    assert_eq!(
+        hcl::format::to_string(&attr(block(&body, "output", &["volumes"]), "value")).unwrap(),
+        "local.volumes"
+    );
     let json_volumes: BTreeSet<String> = td["volumes"]
         .as_array()
         .expect("the JSON example's volumes")
@@ -748,6 +997,19 @@ fn the_terraform_task_is_hardened_as_the_json_example_is() {
         .map(|v| v["name"].as_str().unwrap().to_owned())
         .collect();
     assert_eq!(tf_volumes, json_volumes);
+    // Both examples' task definitions take their volumes and storage from
+    // the module.
+    for dir in [COMPLETE, EXISTING] {
+        let text = tf(dir).0;
+        for needle in [
+            "for_each = module.logging.volumes",
+            "for_each = module.logging.ephemeral_storage",
+            "jsonencode(concat(module.logging.container_definitions, [",
+            "module.logging.app_container_settings",
+        ] {
+            assert!(text.contains(needle), "{dir} lacks {needle}");
+        }
+    }
     for (name, containers) in &fixtures {
         let c = |n: &str| {
             containers
@@ -776,18 +1038,315 @@ fn the_terraform_task_is_hardened_as_the_json_example_is() {
         assert_eq!(options, ["log-driver-buffer-limit"], "{name}");
     }
     // Ephemeral storage from the spool, within Fargate's limits.
-    let text = read("examples/terraform/main.tf");
     assert!(text.contains(
         "ephemeral_storage_gib = ceil(var.spool_max_bytes / 1073741824) + var.ephemeral_storage_reserve_gib"
     ));
-    assert!(text.contains("for_each = local.ephemeral_storage_gib > 20 ?"));
+    assert!(text.contains(
+        "value       = local.ephemeral_storage_gib > 20 ? [{ size_in_gib = local.ephemeral_storage_gib }] : []"
+    ));
     assert!(text.contains("condition     = local.ephemeral_storage_gib <= 200"));
     // Secret ARNs as IAM grants them: with Secrets Manager's 6-character suffix.
-    let secret = format!("{:?}", block(&body, "variable", &["slack_webhook_secret_arn"]).body());
-    assert!(
-        secret.contains(":secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$"),
-        "{secret}"
+    for dir in [MODULE, COMPLETE] {
+        let (_, body) = tf(dir);
+        let secret = format!("{:?}", block(&body, "variable", &["slack_webhook_secret_arn"]).body());
+        assert!(
+            secret.contains(":secret:[A-Za-z0-9/_+=.@-]+-[A-Za-z0-9]{6}$"),
+            "{dir}: {secret}"
+        );
+    }
+}
+
+/// The complete example stands up what the original deployment did: a
+/// cluster with Container Insights and both Fargate capacity providers, a
+/// service behind an ALB with the circuit breaker, ECS Exec and a grace
+/// period, the image in ECR.
+#[test]
+fn the_complete_example_deploys_the_service_behind_its_load_balancer() {
+    let (text, body) = tf(COMPLETE);
+    let cluster = format!("{:?}", block(&body, "resource", &["aws_ecs_cluster", "main"]).body());
+    assert!(cluster.contains("containerInsights") && cluster.contains("enabled"));
+    let providers = block(&body, "resource", &["aws_ecs_cluster_capacity_providers", "main"]);
+    assert_eq!(
+        strings(&attr(providers, "capacity_providers")),
+        ["FARGATE", "FARGATE_SPOT"]
     );
+    let service = block(&body, "resource", &["aws_ecs_service", "app"]);
+    assert_eq!(attr(service, "enable_execute_command"), hcl::Expression::Bool(true));
+    assert!(
+        matches!(attr(service, "health_check_grace_period_seconds"), hcl::Expression::Number(n) if n.as_u64() >= Some(30))
+    );
+    let breaker = service
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "deployment_circuit_breaker")
+        .expect("the circuit breaker");
+    assert_eq!(attr(breaker, "enable"), hcl::Expression::Bool(true));
+    assert_eq!(attr(breaker, "rollback"), hcl::Expression::Bool(true));
+    let lifecycle = service
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "lifecycle")
+        .expect("a lifecycle");
+    assert_eq!(compact(&attr(lifecycle, "ignore_changes")), "[desired_count]");
+    let strategies: Vec<String> = service
+        .body()
+        .blocks()
+        .filter(|b| b.identifier() == "capacity_provider_strategy")
+        .map(|b| hcl::format::to_string(&attr(b, "capacity_provider")).unwrap())
+        .collect();
+    assert_eq!(strategies, ["\"FARGATE\"", "\"FARGATE_SPOT\""]);
+    // ECS Exec's channel: the four ssmmessages actions, on the task role.
+    let exec = block(&body, "data", &["aws_iam_policy_document", "ecs_exec"]);
+    let actions: BTreeSet<String> = strings(&body_attr(statements(exec)[0], "actions").unwrap())
+        .into_iter()
+        .collect();
+    assert_eq!(
+        actions,
+        [
+            "ssmmessages:CreateControlChannel",
+            "ssmmessages:CreateDataChannel",
+            "ssmmessages:OpenControlChannel",
+            "ssmmessages:OpenDataChannel"
+        ]
+        .map(String::from)
+        .into()
+    );
+    let exec_policy = block(&body, "resource", &["aws_iam_role_policy", "ecs_exec"]);
+    assert_eq!(
+        hcl::format::to_string(&attr(exec_policy, "role")).unwrap(),
+        "aws_iam_role.task.id"
+    );
+    // The image: an ECR repository, built and pushed for the tasks' CPU.
+    let repo = block(&body, "resource", &["aws_ecr_repository", "router"]);
+    assert_eq!(
+        attr(repo, "image_tag_mutability"),
+        hcl::Expression::String("IMMUTABLE".into())
+    );
+    let build = format!(
+        "{:?}",
+        block(&body, "resource", &["terraform_data", "router_image"]).body()
+    );
+    assert!(
+        build.contains("build-and-push.sh") && build.contains("PLATFORM"),
+        "{build}"
+    );
+    assert!(text.contains("platform = var.cpu_architecture == \"ARM64\" ? \"linux/arm64\" : \"linux/amd64\""));
+    // The load balancer forwards to the app's target group.
+    let listener = format!("{:?}", block(&body, "resource", &["aws_lb_listener", "http"]).body());
+    assert!(listener.contains("aws_lb_target_group") && listener.contains("forward"));
+}
+
+/// The ALB's health check hits a path the sample app answers, and the app
+/// logs each check as web servers do, with the ALB's user agent: the
+/// filter's health rule (by user agent) drops those lines; the app's
+/// errors and traceback are marked. The sample app is run here, and what it
+/// logs is classified with the shipped rules file.
+#[test]
+fn the_complete_examples_health_checks_are_dropped_and_its_errors_marked() {
+    use firelens_filter::{Class, Classifier, RulesFile};
+    use std::io::{Read, Write};
+    let (text, body) = tf(COMPLETE);
+    let group = block(&body, "resource", &["aws_lb_target_group", "app"]);
+    let check = group
+        .body()
+        .blocks()
+        .find(|b| b.identifier() == "health_check")
+        .expect("a health check");
+    assert_eq!(
+        hcl::format::to_string(&attr(check, "path")).unwrap(),
+        "local.health_check_path"
+    );
+    assert_eq!(attr(check, "matcher"), hcl::Expression::String("200".into()));
+    let path = text
+        .lines()
+        .find_map(|l| l.trim().strip_prefix("health_check_path = "))
+        .expect("local.health_check_path")
+        .trim_matches('"')
+        .to_owned();
+    assert!(
+        text.contains("command      = [\"python3\", \"-u\", \"-B\", \"-c\", file(\"${path.module}/app/server.py\")]")
+    );
+
+    // The app, on a free port.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut app = std::process::Command::new("python3")
+        .args(["-u", "-B"])
+        .arg(workspace_root().join(COMPLETE).join("app/server.py"))
+        .env("PORT", port.to_string())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .expect("python3");
+    let get = |path: &str, agent: &str| -> u16 {
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        let mut s = loop {
+            match std::net::TcpStream::connect(("127.0.0.1", port)) {
+                Ok(s) => break s,
+                Err(_) if std::time::Instant::now() < deadline => {
+                    std::thread::sleep(std::time::Duration::from_millis(50))
+                }
+                Err(e) => panic!("the app does not listen: {e}"),
+            }
+        };
+        write!(
+            s,
+            "GET {path} HTTP/1.1\r\nHost: 10.0.1.7:{port}\r\nUser-Agent: {agent}\r\nConnection: close\r\n\r\n"
+        )
+        .unwrap();
+        let mut answer = String::new();
+        s.read_to_string(&mut answer).unwrap();
+        answer.split_whitespace().nth(1).unwrap().parse().unwrap()
+    };
+    // What the ALB sends (ELB-HealthChecker/2.0), a visitor, an error.
+    assert_eq!(
+        get(&path, "ELB-HealthChecker/2.0"),
+        200,
+        "the health check is answered 200"
+    );
+    assert_eq!(get("/", "Mozilla/5.0"), 200);
+    assert_eq!(get("/error", "curl/8.5.0"), 500);
+    app.kill().unwrap();
+    let out = app.wait_with_output().unwrap();
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let stderr = String::from_utf8(out.stderr).unwrap();
+
+    let rules = RulesFile::from_toml(&read("fluent-bit/rules.toml")).unwrap();
+    let classifier = Classifier::new(&rules).unwrap();
+    let class = |line: &str| classifier.classify_line(line.as_bytes());
+    let access: Vec<&str> = stdout.lines().collect();
+    assert_eq!(access.len(), 3, "{stdout}");
+    assert!(
+        access[0].contains(&format!("\"GET {path} HTTP/1.1\" 200")),
+        "{}",
+        access[0]
+    );
+    assert_eq!(class(access[0]), Class::Health, "dropped: {}", access[0]);
+    assert_eq!(class(access[1]), Class::Other, "kept: {}", access[1]);
+    assert!(access[2].contains("\" 500 "), "{}", access[2]);
+    assert_eq!(class(access[2]), Class::Error, "marked: {}", access[2]);
+    // stderr: the start line, the ERROR line, the traceback.
+    let error = stderr.lines().find(|l| l.contains(" ERROR ")).expect(&stderr);
+    assert_eq!(class(error), Class::Error, "{error}");
+    let trace_start = stderr.find("Traceback (most recent call last):").expect(&stderr);
+    let trace = stderr[trace_start..].trim_end();
+    assert!(trace.ends_with("ZeroDivisionError: division by zero"), "{trace}");
+    // As one event (the stack-trace include joins it) and line by line.
+    assert_eq!(class(trace), Class::Error, "{trace}");
+    assert_eq!(class(trace.lines().next().unwrap()), Class::Error);
+    assert_eq!(class(stderr.lines().next().unwrap()), Class::Other, "{stderr}");
+}
+
+/// The module goes into a task definition one has in under 30 lines: the
+/// existing-service example's logging.tf, and what it marks in its
+/// task-definition.tf.
+#[test]
+fn the_existing_service_example_adds_the_module_in_under_30_lines() {
+    let code = |l: &&str| {
+        let t = l.trim();
+        !t.is_empty() && !t.starts_with('#')
+    };
+    let logging = read(&format!("{EXISTING}/logging.tf"));
+    let task = read(&format!("{EXISTING}/task-definition.tf"));
+    let (_, marked) = task
+        .split_once("# firelens-router: from here")
+        .expect("the mark where the additions start");
+    let (marked, _) = marked
+        .split_once("# firelens-router: to here")
+        .expect("the mark where they end");
+    let lines = logging.lines().filter(code).count() + marked.lines().filter(code).count();
+    assert!(lines < 30, "{lines} lines");
+    assert!(logging.contains("module \"logging\""));
+    for needle in [
+        "module.logging.container_definitions",
+        "module.logging.app_container_settings",
+        "module.logging.volumes",
+        "module.logging.ephemeral_storage",
+    ] {
+        assert!(marked.contains(needle), "the marked lines lack {needle}");
+    }
+    for output in ["task_role_policy_json", "execution_role_policy_json"] {
+        assert!(logging.contains(&format!("module.logging.{output}")), "{output}");
+    }
+}
+
+/// build-and-push.sh, the complete example's build (terraform apply runs
+/// it, or a user by hand), run with stand-ins for `aws` and `docker` that
+/// record what they are asked.
+#[test]
+fn the_complete_examples_image_build_logs_in_builds_for_the_platform_and_pushes() {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = std::env::temp_dir().join(format!("build-and-push-{}", std::process::id()));
+    let bin = dir.join("bin");
+    std::fs::create_dir_all(&bin).unwrap();
+    let log = dir.join("calls.log");
+    let stub = |name: &str, body: &str| {
+        let p = bin.join(name);
+        std::fs::write(
+            &p,
+            format!("#!/bin/sh\necho \"{name} $*\" >>\"{}\"\n{body}\n", log.display()),
+        )
+        .unwrap();
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o755)).unwrap();
+    };
+    // ECR has no image under the tag at first; docker reads the password.
+    stub(
+        "aws",
+        "case \"$2\" in describe-images) [ -e \"$(dirname \"$0\")/pushed\" ] ;; get-login-password) echo secret ;; esac",
+    );
+    stub(
+        "docker",
+        "case \"$1\" in login) read -r p; [ \"$p\" = secret ] ;; buildx) touch \"$(dirname \"$0\")/pushed\" ;; esac",
+    );
+    let image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-web/firelens-router:src-0123456789ab";
+    let run = |platform: &str| {
+        std::process::Command::new(workspace_root().join(COMPLETE).join("build-and-push.sh"))
+            .env("PATH", format!("{}:/usr/bin:/bin", bin.display()))
+            .env("IMAGE", image)
+            .env("PLATFORM", platform)
+            .env_remove("AWS_REGION")
+            .env_remove("CONTEXT")
+            .output()
+            .unwrap()
+    };
+    let out = run("linux/arm64");
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let calls = std::fs::read_to_string(&log).unwrap();
+    let calls: Vec<&str> = calls.lines().collect();
+    let root = workspace_root().canonicalize().unwrap();
+    assert_eq!(calls.len(), 4, "{calls:?}");
+    assert_eq!(
+        calls[0],
+        "aws ecr describe-images --region eu-west-1 --repository-name shop-web/firelens-router --image-ids imageTag=src-0123456789ab"
+    );
+    // The login's two ends run at once, in either order.
+    assert_eq!(
+        BTreeSet::from([calls[1], calls[2]]),
+        BTreeSet::from([
+            "aws ecr get-login-password --region eu-west-1",
+            "docker login --username AWS --password-stdin 123456789012.dkr.ecr.eu-west-1.amazonaws.com",
+        ])
+    );
+    assert_eq!(
+        calls[3],
+        format!(
+            "docker buildx build --platform linux/arm64 --provenance=false --tag {image} --push {}",
+            root.display()
+        )
+    );
+    // Pushed already (immutable tags): nothing is built again.
+    std::fs::write(&log, "").unwrap();
+    assert!(run("linux/arm64").status.success());
+    assert_eq!(std::fs::read_to_string(&log).unwrap().lines().count(), 1);
+    // A platform ECS does not run is refused before anything is called.
+    std::fs::write(&log, "").unwrap();
+    let out = run("linux/386");
+    assert_eq!(out.status.code(), Some(2));
+    assert_eq!(std::fs::read_to_string(&log).unwrap(), "");
+    std::fs::remove_dir_all(&dir).unwrap();
 }
 
 /// The JSON examples are valid ECS API input, by botocore's service model

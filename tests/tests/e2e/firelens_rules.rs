@@ -1,7 +1,7 @@
 //! The task definitions a user deploys, checked against the ECS agent's
 //! FireLens rules (`firelens_e2e::ecs_firelens`): the JSON example and the
-//! container definitions Terraform generates (pinned to fixtures by
-//! `terraform test`) each yield a Fluent Bit config the agent would write,
+//! container definitions the Terraform module and its examples generate
+//! (pinned to fixtures by `terraform test`) each yield a Fluent Bit config the agent would write,
 //! with the include last among the filters; an option set the agent
 //! refuses fails here, not at task start.
 
@@ -111,7 +111,10 @@ fn a_task_without_its_router_or_with_two_is_refused() {
 }
 
 /// Every task definition a user deploys: the JSON example, and the
-/// container definitions Terraform generates for each fixture case.
+/// container definitions Terraform generates for each fixture case of the
+/// module (terraform/modules/firelens-router/tests/fixtures) and of both
+/// examples (examples/terraform/*/tests/fixtures, the complete example's
+/// sample app among them).
 fn shipped_tasks() -> Vec<(String, Value)> {
     let root = workspace_root();
     let mut out = vec![];
@@ -119,25 +122,26 @@ fn shipped_tasks() -> Vec<(String, Value)> {
         serde_json::from_str(&std::fs::read_to_string(root.join("examples/ecs/task-definition.json")).unwrap())
             .unwrap();
     out.push(("examples/ecs/task-definition.json".to_owned(), td));
-    let fixtures = root.join("examples/terraform/tests/fixtures");
-    let mut names: Vec<_> = std::fs::read_dir(&fixtures)
-        .unwrap_or_else(|e| panic!("{}: {e}", fixtures.display()))
-        .map(|e| e.unwrap().path())
-        .filter(|p| {
-            p.file_name()
-                .is_some_and(|n| n.to_string_lossy().starts_with("container-definitions"))
-        })
-        .collect();
-    names.sort();
+    let fixtures = crate::deployment::terraform_fixtures();
     assert!(
-        names.len() >= 2,
-        "Terraform's container definitions are pinned for at least two cases: {names:?}"
+        fixtures.len() >= 2,
+        "Terraform's container definitions are pinned for at least two cases: {:?}",
+        fixtures.iter().map(|(n, _)| n).collect::<Vec<_>>()
     );
-    for p in names {
-        let containers: Value = serde_json::from_str(&std::fs::read_to_string(&p).unwrap()).unwrap();
-        // Terraform's task definition is awsvpc (Fargate), as asserted by its tests.
+    for dir in [
+        "terraform/modules/firelens-router",
+        "examples/terraform/complete",
+        "examples/terraform/existing-service",
+    ] {
+        assert!(
+            fixtures.iter().any(|(n, _)| n.starts_with(&format!("{dir}/"))),
+            "no container definitions pinned for {dir}"
+        );
+    }
+    for (name, containers) in fixtures {
+        // Terraform's task definitions are awsvpc (Fargate), as asserted by its tests.
         out.push((
-            p.display().to_string(),
+            name,
             json!({"networkMode": "awsvpc", "containerDefinitions": containers}),
         ));
     }

@@ -5,7 +5,7 @@ mock_provider "aws" {
 }
 
 variables {
-  app_image    = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-web:42"
+  name         = "shop-web"
   router_image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/firelens-router:1.0.0"
 
   alerts_kms_key_arn  = "arn:aws:kms:eu-west-1:123456789012:key/0000aaaa-00aa-00aa-00aa-000000aaaaaa"
@@ -21,14 +21,14 @@ run "plan" {
   }
 
   assert {
-    condition     = aws_sns_topic.alerts.kms_master_key_id == var.alerts_kms_key_arn && output.alerts_kms_key_arn == var.alerts_kms_key_arn
+    condition     = aws_sns_topic.alerts[0].kms_master_key_id == var.alerts_kms_key_arn && output.alerts_kms_key_arn == var.alerts_kms_key_arn
     error_message = "The topic uses the given key (and the output names it)."
   }
 }
 
 run "apply" {
   assert {
-    condition     = toset(one([for s in data.aws_iam_policy_document.task_alerts.statement : s.resources if s.sid == "AlertsTopicKey"])) == toset(["arn:aws:kms:eu-west-1:123456789012:key/0000aaaa-00aa-00aa-00aa-000000aaaaaa"])
+    condition     = toset(one([for s in data.aws_iam_policy_document.task_alerts[0].statement : s.resources if s.sid == "AlertsTopicKey"])) == toset(["arn:aws:kms:eu-west-1:123456789012:key/0000aaaa-00aa-00aa-00aa-000000aaaaaa"])
     error_message = "The task role may use the given key (to publish to the topic)."
   }
 }

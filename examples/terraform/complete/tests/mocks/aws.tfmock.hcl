@@ -1,14 +1,10 @@
-# The mocked AWS provider of the tests (`mock_provider "aws" { source =
-# "./tests/mocks" }`): fixed account, region and ARNs, so that assertions can
-# name them and the container definitions match tests/fixtures/ byte for
-# byte once decoded. These values exist only after apply, as in AWS: a plan
-# still sees the ARNs as unknown, which is what catches a count or for_each
-# that depends on one ("Invalid count argument").
-#
-# Policy documents: the mock cannot render a statement into JSON, so each
-# document's JSON is a valid, empty policy whose Id names the document. A
-# test checks a document's statements (its arguments, as main.tf wrote
-# them) and, through the Id, which document each policy resource carries.
+# The mocked AWS provider of the complete example's tests: fixed account,
+# region and ARNs (the module's as in terraform/modules/firelens-router/
+# tests/mocks), so that the container definitions match tests/fixtures/
+# once decoded. Policy documents: the mock cannot render statements, so
+# each document's JSON is an empty policy whose Id names the document; the
+# tests check which document each role policy carries, and the example's
+# own documents' statements.
 
 mock_data "aws_region" {
   defaults = {
@@ -45,48 +41,23 @@ mock_data "aws_iam_policy_document" {
 }
 
 override_data {
-  target = data.aws_iam_policy_document.archive_tls_only
-  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"archive_tls_only\",\"Statement\":[]}" }
-}
-
-override_data {
-  target = data.aws_iam_policy_document.firehose_assume
-  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"firehose_assume\",\"Statement\":[]}" }
-}
-
-override_data {
-  target = data.aws_iam_policy_document.firehose_to_s3
-  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"firehose_to_s3\",\"Statement\":[]}" }
-}
-
-override_data {
-  target = data.aws_iam_policy_document.firehose_logging
-  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"firehose_logging\",\"Statement\":[]}" }
-}
-
-override_data {
   target = data.aws_iam_policy_document.ecs_assume
   values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"ecs_assume\",\"Statement\":[]}" }
 }
 
 override_data {
-  target = data.aws_iam_policy_document.task_logging
-  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"task_logging\",\"Statement\":[]}" }
+  target = data.aws_iam_policy_document.ecs_exec
+  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"ecs_exec\",\"Statement\":[]}" }
 }
 
 override_data {
-  target = data.aws_iam_policy_document.task_alerts
-  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"task_alerts\",\"Statement\":[]}" }
+  target = module.logging.data.aws_iam_policy_document.task
+  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"module_task\",\"Statement\":[]}" }
 }
 
 override_data {
-  target = data.aws_iam_policy_document.execution_secrets
-  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"execution_secrets\",\"Statement\":[]}" }
-}
-
-override_data {
-  target = data.aws_iam_policy_document.alerts_key
-  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"alerts_key\",\"Statement\":[]}" }
+  target = module.logging.data.aws_iam_policy_document.execution
+  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"module_execution\",\"Statement\":[]}" }
 }
 
 # --- Resources: one ARN per type, or per resource where a type has several.
@@ -103,13 +74,6 @@ mock_resource "aws_kms_key" {
     id     = "1234abcd-12ab-34cd-56ef-1234567890ab"
     key_id = "1234abcd-12ab-34cd-56ef-1234567890ab"
     arn    = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-  }
-}
-
-mock_resource "aws_kms_alias" {
-  defaults = {
-    arn            = "arn:aws:kms:eu-west-1:123456789012:alias/shop-web-alerts-20260101000000000000000002"
-    target_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
   }
 }
 
@@ -134,6 +98,21 @@ mock_resource "aws_s3_bucket" {
   }
 }
 
+mock_resource "aws_ecr_repository" {
+  defaults = {
+    arn            = "arn:aws:ecr:eu-west-1:123456789012:repository/shop-web/firelens-router"
+    registry_id    = "123456789012"
+    repository_url = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-web/firelens-router"
+  }
+}
+
+mock_resource "aws_ecs_cluster" {
+  defaults = {
+    id  = "arn:aws:ecs:eu-west-1:123456789012:cluster/shop-web"
+    arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/shop-web"
+  }
+}
+
 mock_resource "aws_ecs_task_definition" {
   defaults = {
     arn                  = "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop-web:7"
@@ -144,22 +123,55 @@ mock_resource "aws_ecs_task_definition" {
 
 mock_resource "aws_ecs_service" {
   defaults = {
-    id = "arn:aws:ecs:eu-west-1:123456789012:service/example/shop-web"
+    id = "arn:aws:ecs:eu-west-1:123456789012:service/shop-web/shop-web"
+  }
+}
+
+mock_resource "aws_lb" {
+  defaults = {
+    id         = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shop-web-alb/50dc6c495c0c9188"
+    arn        = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shop-web-alb/50dc6c495c0c9188"
+    arn_suffix = "app/shop-web-alb/50dc6c495c0c9188"
+    dns_name   = "shop-web-alb-1234567890.eu-west-1.elb.amazonaws.com"
+  }
+}
+
+mock_resource "aws_lb_target_group" {
+  defaults = {
+    id         = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/shop-web-app/73e2d6bc24d8a067"
+    arn        = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/shop-web-app/73e2d6bc24d8a067"
+    arn_suffix = "targetgroup/shop-web-app/73e2d6bc24d8a067"
+  }
+}
+
+mock_resource "aws_lb_listener" {
+  defaults = {
+    arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shop-web-alb/50dc6c495c0c9188/f2f7dc8efc522ab2"
   }
 }
 
 override_resource {
-  target = aws_cloudwatch_log_group.errors
+  target = aws_security_group.alb
+  values = { id = "sg-0a1b2c3d4e5f60001" }
+}
+
+override_resource {
+  target = aws_security_group.tasks
+  values = { id = "sg-0a1b2c3d4e5f60002" }
+}
+
+override_resource {
+  target = module.logging.aws_cloudwatch_log_group.errors
   values = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/shop-web/errors" }
 }
 
 override_resource {
-  target = aws_cloudwatch_log_group.router
+  target = module.logging.aws_cloudwatch_log_group.router
   values = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/ecs/shop-web/log-router" }
 }
 
 override_resource {
-  target = aws_cloudwatch_log_group.firehose
+  target = module.logging.aws_cloudwatch_log_group.firehose
   values = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/kinesisfirehose/shop-web-logs" }
 }
 
@@ -182,7 +194,7 @@ override_resource {
 }
 
 override_resource {
-  target = aws_iam_role.firehose
+  target = module.logging.aws_iam_role.firehose
   values = {
     id   = "shop-web-firehose-20260101000000000000000007"
     name = "shop-web-firehose-20260101000000000000000007"

@@ -1,13 +1,14 @@
 # Ephemeral storage: size_in_gib = ceil(spool_max_bytes / 1 GiB) +
-# ephemeral_storage_reserve_gib, set only above Fargate's default 20 GiB,
-# refused above its maximum 200 GiB. (The defaults, 20, are in no_alerts.)
+# ephemeral_storage_reserve_gib, asked for only above Fargate's default
+# 20 GiB, refused above its maximum 200 GiB. (The defaults, 20, are in
+# defaults.tftest.hcl.)
 
 mock_provider "aws" {
   source = "./tests/mocks"
 }
 
 variables {
-  app_image    = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-web:42"
+  name         = "shop-web"
   router_image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/firelens-router:1.0.0"
 }
 
@@ -18,7 +19,7 @@ run "one_byte_over_the_default" {
   }
 
   assert {
-    condition     = one(aws_ecs_task_definition.app.ephemeral_storage).size_in_gib == 21
+    condition     = one(output.ephemeral_storage).size_in_gib == 21 && output.ephemeral_storage_gib == 21
     error_message = "10 GiB + 1 byte of spool rounds up to 11 GiB, plus 10 GiB reserve: 21 GiB."
   }
 }
@@ -30,7 +31,7 @@ run "larger_reserve" {
   }
 
   assert {
-    condition     = one(aws_ecs_task_definition.app.ephemeral_storage).size_in_gib == 25
+    condition     = one(output.ephemeral_storage).size_in_gib == 25
     error_message = "10 GiB of spool + 15 GiB reserve: 25 GiB."
   }
 }
@@ -41,13 +42,13 @@ run "large_spool" {
   }
 
   assert {
-    condition     = one(aws_ecs_task_definition.app.ephemeral_storage).size_in_gib == 110
+    condition     = one(output.ephemeral_storage).size_in_gib == 110
     error_message = "100 GiB of spool + 10 GiB reserve: 110 GiB."
   }
 
   assert {
     condition = contains(
-      one([for c in jsondecode(aws_ecs_task_definition.app.container_definitions) : c.environment if c.name == "sink-proxy"]),
+      output.sink_proxy_container.environment,
       { name = "SINK_PROXY_SPOOL_MAX_BYTES", value = "107374182400" }
     )
     error_message = "sink-proxy's spool limit is the one the storage was sized for."
@@ -61,7 +62,7 @@ run "at_fargates_maximum" {
   }
 
   assert {
-    condition     = one(aws_ecs_task_definition.app.ephemeral_storage).size_in_gib == 200
+    condition     = one(output.ephemeral_storage).size_in_gib == 200
     error_message = "190 GiB of spool + 10 GiB reserve: 200 GiB, Fargate's maximum."
   }
 }
@@ -71,5 +72,5 @@ run "over_fargates_maximum" {
   variables {
     spool_max_bytes = 204010946561 # 190 GiB + 1 byte: 201 GiB in all
   }
-  expect_failures = [aws_ecs_task_definition.app]
+  expect_failures = [output.ephemeral_storage]
 }

@@ -7,7 +7,7 @@ mock_provider "aws" {
 }
 
 variables {
-  app_image    = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-web:42"
+  name         = "shop-web"
   router_image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/firelens-router:1.0.0"
 
   slack_webhook_url = "https://hooks.slack.com/services/T0000/B0000/XXXXXXXXXXXXXXXXXXXXXXXX"
@@ -20,13 +20,13 @@ run "plan" {
     condition = (
       length(aws_secretsmanager_secret.slack_webhook) == 1 &&
       length(aws_secretsmanager_secret_version.slack_webhook) == 1 &&
-      length(aws_iam_role_policy.execution_secrets) == 1
+      length(data.aws_iam_policy_document.execution_secrets) == 1
     )
     error_message = "A Slack URL creates the secret, its version and the execution role's read grant, all known at plan time."
   }
 
   assert {
-    condition     = length(aws_iam_role_policy.task_alerts) == 0 && length(aws_sns_topic_subscription.email) == 0
+    condition     = length(data.aws_iam_policy_document.task_alerts) == 0 && length(aws_sns_topic_subscription.email) == 0
     error_message = "Slack alone grants no SNS publish and subscribes no email."
   }
 }
@@ -41,29 +41,34 @@ run "apply" {
   }
 
   assert {
-    condition = one([for c in jsondecode(aws_ecs_task_definition.app.container_definitions) : c.secrets if c.name == "sink-proxy"]) == [
+    condition = output.sink_proxy_container.secrets == [
       { name = "SINK_PROXY_SLACK_WEBHOOK_URL", valueFrom = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop-web-slack-webhook-20260101000000000000000003-Xy12Ab" },
     ]
     error_message = "sink-proxy gets the created secret's ARN as SINK_PROXY_SLACK_WEBHOOK_URL in its secrets."
   }
 
   assert {
-    condition     = !strcontains(aws_ecs_task_definition.app.container_definitions, "hooks.slack.com")
-    error_message = "The webhook URL itself is not in the task definition."
+    condition     = !strcontains(jsonencode(output.container_definitions), "hooks.slack.com")
+    error_message = "The webhook URL itself is not in the container definitions."
   }
 
   assert {
     condition = (
-      aws_iam_role_policy.execution_secrets[0].role == "shop-web-execution-20260101000000000000000006" &&
-      jsondecode(aws_iam_role_policy.execution_secrets[0].policy).Id == "execution_secrets" &&
-      toset(one(data.aws_iam_policy_document.execution_secrets.statement).actions) == toset(["secretsmanager:GetSecretValue"]) &&
-      toset(one(data.aws_iam_policy_document.execution_secrets.statement).resources) == toset(["arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop-web-slack-webhook-20260101000000000000000003-Xy12Ab"])
+      tolist(data.aws_iam_policy_document.execution.source_policy_documents) == tolist([data.aws_iam_policy_document.execution_secrets[0].json]) &&
+      jsondecode(data.aws_iam_policy_document.execution_secrets[0].json).Id == "execution_secrets" &&
+      toset(one(data.aws_iam_policy_document.execution_secrets[0].statement).actions) == toset(["secretsmanager:GetSecretValue"]) &&
+      toset(one(data.aws_iam_policy_document.execution_secrets[0].statement).resources) == toset(["arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop-web-slack-webhook-20260101000000000000000003-Xy12Ab"])
     )
-    error_message = "The execution role (which ECS reads secrets with) may read this secret, by its full ARN."
+    error_message = "The execution role's policy (which ECS reads secrets with) may read this secret, by its full ARN."
   }
 
   assert {
     condition     = !anytrue([for s in data.aws_iam_policy_document.task_logging.statement : anytrue([for a in s.actions : startswith(a, "secretsmanager:")])])
     error_message = "The task role cannot read secrets."
+  }
+
+  assert {
+    condition     = output.slack_secret_arn == aws_secretsmanager_secret.slack_webhook[0].arn
+    error_message = "The output names the created secret."
   }
 }

@@ -5,7 +5,7 @@ mock_provider "aws" {
 }
 
 variables {
-  app_image    = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-web:42"
+  name         = "shop-web"
   router_image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/firelens-router:1.0.0"
 
   slack_webhook_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop-web/slack-webhook-AbCdEf"
@@ -18,32 +18,34 @@ run "plan" {
     condition = (
       length(aws_secretsmanager_secret.slack_webhook) == 0 &&
       length(aws_secretsmanager_secret_version.slack_webhook) == 0 &&
-      length(aws_iam_role_policy.execution_secrets) == 1
+      length(data.aws_iam_policy_document.execution_secrets) == 1
     )
     error_message = "An existing secret: none is created, the execution role may read it."
   }
 
   assert {
-    condition     = toset(one(data.aws_iam_policy_document.execution_secrets.statement).resources) == toset([var.slack_webhook_secret_arn])
+    condition     = toset(one(data.aws_iam_policy_document.execution_secrets[0].statement).resources) == toset([var.slack_webhook_secret_arn])
     error_message = "The read grant names the given secret's full ARN (known at plan time)."
   }
 }
 
 run "apply" {
   assert {
-    condition     = jsondecode(aws_ecs_task_definition.app.container_definitions) == jsondecode(file("tests/fixtures/container-definitions-slack-secret.json"))
+    condition = jsondecode(jsonencode(concat(output.container_definitions, [
+      merge({ name = "app", image = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-web:42", essential = true }, output.app_container_settings),
+    ]))) == jsondecode(file("tests/fixtures/container-definitions-slack-secret.json"))
     error_message = "The container definitions differ from tests/fixtures/container-definitions-slack-secret.json."
   }
 
   assert {
-    condition = one([for c in jsondecode(aws_ecs_task_definition.app.container_definitions) : c.secrets if c.name == "sink-proxy"]) == [
+    condition = output.sink_proxy_container.secrets == [
       { name = "SINK_PROXY_SLACK_WEBHOOK_URL", valueFrom = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:shop-web/slack-webhook-AbCdEf" },
     ]
     error_message = "sink-proxy gets the given secret as SINK_PROXY_SLACK_WEBHOOK_URL."
   }
 
   assert {
-    condition     = aws_iam_role_policy.execution_secrets[0].role == "shop-web-execution-20260101000000000000000006" && jsondecode(aws_iam_role_policy.execution_secrets[0].policy).Id == "execution_secrets"
-    error_message = "The read grant is on the execution role."
+    condition     = tolist(data.aws_iam_policy_document.execution.source_policy_documents) == tolist([data.aws_iam_policy_document.execution_secrets[0].json])
+    error_message = "The read grant is in the execution role's policy."
   }
 }
