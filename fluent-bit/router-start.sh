@@ -39,15 +39,16 @@ say() { echo "[firelens-router] $*" >&2; }
 version=$("$FLUENT_BIT_BIN" --version 2>/dev/null | head -n 1)
 # "Fluent Bit v5.0.9" -> "5 0 9"
 numbers=$(echo "$version" | sed -n 's/.*v\([0-9][0-9]*\)\.\([0-9][0-9]*\)\.\([0-9][0-9]*\).*/\1 \2 \3/p')
-tested_range() {
-  # $1.$2.$3 within [4.2.2, 5.2.0)
-  [ "$1" -eq 4 ] && { [ "$2" -gt 2 ] || { [ "$2" -eq 2 ] && [ "$3" -ge 2 ]; }; } && return 0
-  [ "$1" -eq 5 ] && [ "$2" -le 1 ] && return 0
-  return 1
+# Whether this Fluent Bit is at least $1.$2.$3 (false when unknown).
+at_least() {
+  [ -n "$numbers" ] || return 1
+  # shellcheck disable=SC2086 # three numbers, split on purpose
+  set -- "$@" $numbers
+  [ "$4" -gt "$1" ] || { [ "$4" -eq "$1" ] && { [ "$5" -gt "$2" ] || { [ "$5" -eq "$2" ] && [ "$6" -ge "$3" ]; }; }; }
 }
 if [ -z "$numbers" ]; then
   say "WARNING: cannot read this Fluent Bit's version ('$version'); tested: $TESTED"
-elif ! tested_range $numbers; then
+elif ! at_least 4 2 2 || at_least 5 2 0; then
   say "WARNING: $version is outside the versions this image was tested on ($TESTED)."
   say "WARNING: the includes and the module may behave differently (README: Fluent Bit versions)."
 fi
@@ -80,25 +81,23 @@ module_works() {
   return $ok
 }
 
-# Whether the include(s) FireLens loads have a wasm filter. Without the
-# generated config (not under FireLens), assume they do. Sets inline=1 when
-# one of them runs its wasm filter on records straight from the input (no
+# What the include(s) FireLens loads do: wasm=1 when one has a wasm filter,
+# inline=1 when one runs it on records straight from the input (no
 # parser-mode multiline filter, whose emitter re-emits every record, ahead).
+# Without the generated config (not under FireLens), assume both.
+wasm=0
 inline=0
-includes_wasm() {
-  if [ ! -f "$FIRELENS_CONFIG" ]; then
-    inline=1
-    return 0
-  fi
-  found=1
+if [ ! -f "$FIRELENS_CONFIG" ]; then
+  wasm=1
+  inline=1
+else
   for inc in $(sed -n 's/^[[:space:]]*@INCLUDE[[:space:]]\{1,\}//p' "$FIRELENS_CONFIG"); do
     if [ -f "$inc" ] && grep -Eiq '^[[:space:]]*(Name[[:space:]]+wasm|- name:[[:space:]]*wasm)[[:space:]]*$' "$inc"; then
-      found=0
+      wasm=1
       grep -Eiq '^[[:space:]]*(-[[:space:]]*)?multiline[._]parser[[:space:]:]' "$inc" || inline=1
     fi
   done
-  return $found
-}
+fi
 
 # From Fluent Bit 5.1 the forward input (FireLens's) handles connections in
 # coroutines (plugins/in_forward/fw_conn.c), so filters run on a coroutine's
@@ -107,16 +106,11 @@ includes_wasm() {
 # (measured on 5.1.1, AOT and interpreted alike; 4.2.2 and 5.0.9 are fine).
 # Records re-emitted by a multiline emitter are unaffected. Refusing to start
 # beats dropping every line: the task fails and a deployment rolls back.
-wasm_on_coroutines() {
-  [ -n "$numbers" ] || return 1
-  set -- $numbers
-  [ "$1" -gt 5 ] || { [ "$1" -eq 5 ] && [ "$2" -ge 1 ]; }
-}
-
+# FIRELENS_ALLOW_WASM_ON_COROUTINES=1 starts anyway (a Fluent Bit that fixed it).
 aot="$FIRELENS_DIR/firelens_filter.aot"
-wasm="$FIRELENS_DIR/firelens_filter.wasm"
+portable="$FIRELENS_DIR/firelens_filter.wasm"
 export FIRELENS_MODULE="${FIRELENS_MODULE:-$aot}"
-if includes_wasm && [ $inline -eq 1 ] && wasm_on_coroutines && [ "${FIRELENS_ALLOW_WASM_ON_COROUTINES:-}" != 1 ]; then
+if [ $inline -eq 1 ] && at_least 5 1 0 && [ "${FIRELENS_ALLOW_WASM_ON_COROUTINES:-}" != 1 ]; then
   say "ERROR: $version runs FireLens's forward input in coroutines, where the wasm filter"
   say "ERROR: drops every record (WAMR's native stack check traps). Load firelens-lean.conf"
   say "ERROR: (sink-proxy classifies) or firelens-stacktraces.conf, or use a base image with"
@@ -125,7 +119,7 @@ if includes_wasm && [ $inline -eq 1 ] && wasm_on_coroutines && [ "${FIRELENS_ALL
 fi
 if [ "${FIRELENS_SKIP_MODULE_CHECK:-}" = 1 ]; then
   say "module check skipped (FIRELENS_SKIP_MODULE_CHECK=1)"
-elif ! includes_wasm; then
+elif [ $wasm -eq 0 ]; then
   say "module check skipped: the include in $FIRELENS_CONFIG has no wasm filter (sink-proxy classifies)"
 else
   module_works "$FIRELENS_MODULE"
@@ -135,10 +129,10 @@ else
     *)
       say "WARNING: $FIRELENS_MODULE does not load in this Fluent Bit ($version);"
       say "WARNING: it was compiled for another WAMR version or CPU. Falling back to the portable"
-      say "WARNING: $wasm, interpreted: the same results at several times the CPU. Rebuild the"
+      say "WARNING: $portable, interpreted: the same results at several times the CPU. Rebuild the"
       say "WARNING: image with the wamrc that matches this Fluent Bit (README: Upgrading the base image)."
-      FIRELENS_MODULE="$wasm"
-      module_works "$wasm" || say "ERROR: the portable module does not work either; records will pass unfiltered or not at all"
+      FIRELENS_MODULE="$portable"
+      module_works "$portable" || say "ERROR: the portable module does not work either; records will pass unfiltered or not at all"
       ;;
   esac
 fi

@@ -8,8 +8,7 @@
    reimplemented below), copied into a fresh directory.
 2. Runs the Rust stage there for this machine's architecture: its COPY
    instructions from that context and its RUN commands as written (the
-   module, and sink-proxy for the musl target). An `apt-get install` line is
-   met by installing its packages on this machine if they are missing.
+   module, and sink-proxy).
 3. Checks every other stage statically: each `COPY --from=STAGE SRC` names a
    file that STAGE writes (built here for the Rust stage, or named as an
    output in STAGE's own instructions), and each plain COPY source exists in
@@ -264,28 +263,6 @@ def runs_on_base(binary: Path) -> list[str]:
     return why
 
 
-def apt_packages(command: str) -> list[str] | None:
-    """The packages of an `apt-get update && apt-get install ...` RUN, or None."""
-    if not command.startswith("apt-get update"):
-        return None
-    m = re.search(r"apt-get install ([^&;|]*)", command)
-    if not m:
-        return None
-    return [w for w in m.group(1).split() if not w.startswith("-")]
-
-
-def ensure_packages(packages: list[str]) -> None:
-    missing = [p for p in packages if subprocess.run(
-        ["dpkg-query", "-W", "-f=${Status}", p], capture_output=True, text=True
-    ).stdout != "install ok installed"]
-    if not missing:
-        print(f"image-check:   apt packages present: {' '.join(packages)}")
-        return
-    print(f"image-check:   installing {' '.join(missing)}")
-    subprocess.run(["apt-get", "update", "-qq"], check=True)
-    subprocess.run(["apt-get", "install", "-y", "-qq", *missing], check=True)
-
-
 def run_stage(stage: Stage, ctx: Path, work: Path, env: dict[str, str]) -> Path:
     """Runs `stage` with its WORKDIR at `work`. Returns the WORKDIR it used
     in the image (absolute paths under it map to `work`)."""
@@ -306,20 +283,16 @@ def run_stage(stage: Stage, ctx: Path, work: Path, env: dict[str, str]) -> Path:
             dest_path = work / os.path.relpath(os.path.join(workdir, dest), workdir)
             for s in srcs:
                 src = ctx / s
-                if not src.exists() and s != ".":
+                if not src.exists():
                     raise FileNotFoundError(f"stage {stage.name}: COPY {s}: not in the build context")
                 if src.is_dir():
-                    shutil.copytree(src, dest_path if s != "." else dest_path, dirs_exist_ok=True, symlinks=True)
+                    shutil.copytree(src, dest_path, dirs_exist_ok=True, symlinks=True)
                 else:
                     target = dest_path / src.name if dest.endswith("/") or len(srcs) > 1 else dest_path
                     target.parent.mkdir(parents=True, exist_ok=True)
                     shutil.copy2(src, target)
         elif keyword == "RUN":
             command = rest
-            packages = apt_packages(command)
-            if packages is not None:
-                ensure_packages(packages)
-                continue
             print(f"image-check:   RUN {command[:100]}{'…' if len(command) > 100 else ''}", flush=True)
             subprocess.run(["sh", "-euc", command], cwd=work, env=env, check=True)
         elif keyword in ("LABEL", "USER", "EXPOSE", "CMD", "ENTRYPOINT", "VOLUME", "SHELL", "STOPSIGNAL", "HEALTHCHECK"):
@@ -413,7 +386,7 @@ def main() -> int:
                 source_stage = flags.get("from")
                 for s in srcs:
                     if source_stage is None:
-                        if not (ctx / s).exists() and s != ".":
+                        if not (ctx / s).exists():
                             failures.append(f"stage {stage.name}: COPY {s} {dest}: not in the build context (.dockerignore?)")
                         continue
                     origin = by_name.get(source_stage)

@@ -19,9 +19,10 @@ cargo fmt --all --check
 # What the image ships, built as its Dockerfile builds it (no Docker engine
 # here): the build context assembled as Docker would send it (.dockerignore),
 # the Rust stage's commands run there for this machine's CPU (the module,
-# and sink-proxy for musl), every other stage's COPY checked. The binaries
+# and sink-proxy), every other stage's COPY checked. The binaries
 # land in target/image/; the reliability suite, the end-to-end tests that
 # start sink-proxy as ECS does, and the benchmarks run that sink-proxy.
+python3 -m unittest scripts/test_image_check.py
 python3 scripts/image_check.py
 export SINK_PROXY_BIN="$PWD/target/image/sink-proxy"
 

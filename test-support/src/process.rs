@@ -9,7 +9,8 @@ use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 /// Names the sink-proxy binary the tests and benchmarks run: the one the
-/// image ships (scripts/test.sh sets it to the Docker build's musl binary).
+/// image ships (scripts/test.sh sets it to target/image/sink-proxy, which
+/// scripts/image_check.py builds as the Dockerfile does).
 pub const BIN_ENV: &str = "SINK_PROXY_BIN";
 
 /// The sink-proxy binary: `$SINK_PROXY_BIN`, else the one next to the

@@ -15,8 +15,8 @@
 //! The binary is `$SINK_PROXY_BIN` (the image's: scripts/image_check.py
 //! writes it to target/image/sink-proxy) or this machine's build.
 //! `--baseline-bin OTHER/sink-proxy` (repeatable) adds other builds of the
-//! binary, spool on, to the same rounds: the glibc build beside the image's
-//! musl one, or a regression check side by side.
+//! binary, spool on, to the same rounds: musl builds beside the image's glibc
+//! one (README: "The shipped binary"), or a regression check side by side.
 
 use anyhow::{Result, bail};
 use clap::Parser;
@@ -48,8 +48,8 @@ struct Args {
     /// (firelens.conf).
     #[arg(long, default_value = "lean", value_parser = ["lean", "shipped"])]
     include: String,
-    /// Other sink-proxy binaries (e.g. from the previous commit, or the
-    /// glibc build), each run spool on in the same rounds.
+    /// Other sink-proxy binaries (e.g. from the previous commit, or a musl
+    /// build), each run spool on in the same rounds.
     #[arg(long)]
     baseline_bin: Vec<std::path::PathBuf>,
 }

@@ -89,7 +89,7 @@ fn include_setting(name: &str, key: &str) -> String {
     found.unwrap_or_else(|| panic!("no {key} in the include's {name} section"))
 }
 
-fn task_definition() -> Value {
+pub(crate) fn task_definition() -> Value {
     serde_json::from_str(&read("examples/ecs/task-definition.json")).unwrap()
 }
 

@@ -7,7 +7,6 @@
 
 use firelens_e2e::ecs_firelens::*;
 use serde_json::{Value, json};
-use wasm_host::corpus::workspace_root;
 
 fn task(app_options: Value) -> Value {
     json!([
@@ -116,12 +115,11 @@ fn a_task_without_its_router_or_with_two_is_refused() {
 /// examples (examples/terraform/*/tests/fixtures, the complete example's
 /// sample app among them).
 fn shipped_tasks() -> Vec<(String, Value)> {
-    let root = workspace_root();
     let mut out = vec![];
-    let td: Value =
-        serde_json::from_str(&std::fs::read_to_string(root.join("examples/ecs/task-definition.json")).unwrap())
-            .unwrap();
-    out.push(("examples/ecs/task-definition.json".to_owned(), td));
+    out.push((
+        "examples/ecs/task-definition.json".to_owned(),
+        crate::deployment::task_definition(),
+    ));
     let fixtures = crate::deployment::terraform_fixtures();
     assert!(
         fixtures.len() >= 2,
@@ -195,10 +193,7 @@ fn every_shipped_task_definition_is_one_the_agent_accepts() {
 fn the_examples_before_the_fix_would_not_have_started() {
     // What examples/ecs/task-definition.json gave its app before: Docker's
     // options, which FireLens passes to Fluent Bit as an output with no Name.
-    let mut task: Value = serde_json::from_str(
-        &std::fs::read_to_string(workspace_root().join("examples/ecs/task-definition.json")).unwrap(),
-    )
-    .unwrap();
+    let mut task = crate::deployment::task_definition();
     let web = task["containerDefinitions"]
         .as_array_mut()
         .unwrap()
