@@ -64,8 +64,8 @@ EOF
 export TF_CLI_CONFIG_FILE="$work/cli.tfrc"
 export TF_IN_AUTOMATION=1 TF_INPUT=0 CHECKPOINT_DISABLE=1
 
-# `terraform test` with mock providers (tests/mocks/*.tfmock.hcl) needs
-# 1.7; the tests are run with 1.11.
+# `terraform test` with mock providers (the module's tests/mocks, shared by
+# the examples) needs 1.7; the tests are run with 1.11.
 version=$(terraform version -json 2>/dev/null | sed -n 's/.*"terraform_version": *"\([0-9.]*\).*/\1/p')
 major=${version%%.*}
 minor=${version#*.}

@@ -29,6 +29,9 @@ locals {
   arn_prefix = "arn:${data.aws_partition.current.partition}"
   region     = data.aws_region.current.name
   account_id = data.aws_caller_identity.current.account_id
+
+  # The errors metric's and sink-proxy's EMF metrics' namespace.
+  metrics_namespace = "FireLens/${var.name}"
 }
 
 # --- Errors: CloudWatch Logs --------------------------------------------------
@@ -139,7 +142,7 @@ resource "aws_cloudwatch_log_metric_filter" "errors" {
   pattern        = ""
   metric_transformation {
     name          = "ErrorEvents"
-    namespace     = "FireLens/${var.name}"
+    namespace     = local.metrics_namespace
     value         = "1"
     default_value = "0"
   }
@@ -148,7 +151,7 @@ resource "aws_cloudwatch_log_metric_filter" "errors" {
 resource "aws_cloudwatch_metric_alarm" "errors" {
   alarm_name          = "${var.name}-errors"
   alarm_description   = "The service logged errors (CloudWatch Logs group ${local.error_log_group_name})"
-  namespace           = "FireLens/${var.name}"
+  namespace           = local.metrics_namespace
   metric_name         = "ErrorEvents"
   statistic           = "Sum"
   period              = 300
@@ -166,8 +169,7 @@ resource "aws_cloudwatch_metric_alarm" "errors" {
 # below), so these exist with no agent. Across tasks they add up.
 
 locals {
-  metrics_namespace = "FireLens/${var.name}"
-  per_destination   = ["firehose", "cloudwatch_logs", "dead_letter"]
+  per_destination = ["firehose", "cloudwatch_logs", "dead_letter"]
 }
 
 resource "aws_cloudwatch_metric_alarm" "delivery_lag" {

@@ -3,8 +3,108 @@
 # tests/fixtures/container-definitions-complete.json, the load balancer's
 # health check, ECS Exec, the roles, the service.
 
+# The module's mocked AWS (its ARNs, which the fixture names), and this
+# example's own resources: one ARN per type, or per resource where a type
+# has several.
 mock_provider "aws" {
-  source = "./tests/mocks"
+  source = "../../../terraform/modules/firelens-router/tests/mocks"
+
+  mock_resource "aws_ecr_repository" {
+    defaults = {
+      arn            = "arn:aws:ecr:eu-west-1:123456789012:repository/shop-web/firelens-router"
+      registry_id    = "123456789012"
+      repository_url = "123456789012.dkr.ecr.eu-west-1.amazonaws.com/shop-web/firelens-router"
+    }
+  }
+
+  mock_resource "aws_ecs_cluster" {
+    defaults = {
+      id  = "arn:aws:ecs:eu-west-1:123456789012:cluster/shop-web"
+      arn = "arn:aws:ecs:eu-west-1:123456789012:cluster/shop-web"
+    }
+  }
+
+  mock_resource "aws_ecs_task_definition" {
+    defaults = {
+      arn                  = "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop-web:7"
+      arn_without_revision = "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop-web"
+      revision             = 7
+    }
+  }
+
+  mock_resource "aws_ecs_service" {
+    defaults = {
+      id = "arn:aws:ecs:eu-west-1:123456789012:service/shop-web/shop-web"
+    }
+  }
+
+  mock_resource "aws_lb" {
+    defaults = {
+      id         = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shop-web-alb/50dc6c495c0c9188"
+      arn        = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:loadbalancer/app/shop-web-alb/50dc6c495c0c9188"
+      arn_suffix = "app/shop-web-alb/50dc6c495c0c9188"
+      dns_name   = "shop-web-alb-1234567890.eu-west-1.elb.amazonaws.com"
+    }
+  }
+
+  mock_resource "aws_lb_target_group" {
+    defaults = {
+      id         = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/shop-web-app/73e2d6bc24d8a067"
+      arn        = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:targetgroup/shop-web-app/73e2d6bc24d8a067"
+      arn_suffix = "targetgroup/shop-web-app/73e2d6bc24d8a067"
+    }
+  }
+
+  mock_resource "aws_lb_listener" {
+    defaults = {
+      arn = "arn:aws:elasticloadbalancing:eu-west-1:123456789012:listener/app/shop-web-alb/50dc6c495c0c9188/f2f7dc8efc522ab2"
+    }
+  }
+}
+
+override_resource {
+  target = aws_security_group.alb
+  values = { id = "sg-0a1b2c3d4e5f60001" }
+}
+
+override_resource {
+  target = aws_security_group.tasks
+  values = { id = "sg-0a1b2c3d4e5f60002" }
+}
+
+override_resource {
+  target = aws_iam_role.task
+  values = {
+    id   = "shop-web-logging-20260101000000000000000005"
+    name = "shop-web-logging-20260101000000000000000005"
+    arn  = "arn:aws:iam::123456789012:role/shop-web-logging-20260101000000000000000005"
+  }
+}
+
+override_resource {
+  target = aws_iam_role.execution
+  values = {
+    id   = "shop-web-execution-20260101000000000000000006"
+    name = "shop-web-execution-20260101000000000000000006"
+    arn  = "arn:aws:iam::123456789012:role/shop-web-execution-20260101000000000000000006"
+  }
+}
+
+# Policy documents: the mock cannot render statements, so each JSON is an
+# empty policy whose Id names the document the role policy carries.
+override_data {
+  target = data.aws_iam_policy_document.ecs_exec
+  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"ecs_exec\",\"Statement\":[]}" }
+}
+
+override_data {
+  target = module.logging.data.aws_iam_policy_document.task
+  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"module_task\",\"Statement\":[]}" }
+}
+
+override_data {
+  target = module.logging.data.aws_iam_policy_document.execution
+  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"module_execution\",\"Statement\":[]}" }
 }
 
 variables {

@@ -2,7 +2,7 @@
 # terraform/modules/firelens-router/tests/validation.tftest.hcl).
 
 mock_provider "aws" {
-  source = "./tests/mocks"
+  source = "../../../terraform/modules/firelens-router/tests/mocks"
 }
 
 variables {

@@ -4,7 +4,35 @@
 # given the module's policies, the volumes added.
 
 mock_provider "aws" {
-  source = "./tests/mocks"
+  source = "../../../terraform/modules/firelens-router/tests/mocks"
+
+  mock_resource "aws_ecs_task_definition" {
+    defaults = {
+      arn                  = "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop-web:7"
+      arn_without_revision = "arn:aws:ecs:eu-west-1:123456789012:task-definition/shop-web"
+      revision             = 7
+    }
+  }
+}
+
+override_data {
+  target = data.aws_iam_role.task
+  values = { arn = "arn:aws:iam::123456789012:role/shop-web-task" }
+}
+
+override_data {
+  target = data.aws_iam_role.execution
+  values = { arn = "arn:aws:iam::123456789012:role/shop-web-execution" }
+}
+
+override_data {
+  target = module.logging.data.aws_iam_policy_document.task
+  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"module_task\",\"Statement\":[]}" }
+}
+
+override_data {
+  target = module.logging.data.aws_iam_policy_document.execution
+  values = { json = "{\"Version\":\"2012-10-17\",\"Id\":\"module_execution\",\"Statement\":[]}" }
 }
 
 variables {

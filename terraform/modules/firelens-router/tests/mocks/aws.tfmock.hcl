@@ -1,9 +1,14 @@
 # The mocked AWS provider of the module's tests (`mock_provider "aws" {
-# source = "./tests/mocks" }`): fixed account, region and ARNs, so that assertions can
-# name them and the container definitions match tests/fixtures/ byte for
-# byte once decoded. These values exist only after apply, as in AWS: a plan
-# still sees the ARNs as unknown, which is what catches a count or for_each
-# that depends on one ("Invalid count argument").
+# source = "./tests/mocks" }`) and of both examples' (source =
+# "../../../terraform/modules/firelens-router/tests/mocks", their own
+# resources mocked inline): fixed account, region and ARNs, so that
+# assertions can name them and the container definitions match each
+# tests/fixtures/ byte for byte once decoded. The override_* blocks below
+# name the module's resources as its own tests see them; an example's
+# module.logging.* is not matched by them, and needs none of them. These
+# values exist only after apply, as in AWS: a plan still sees the ARNs as
+# unknown, which is what catches a count or for_each that depends on one
+# ("Invalid count argument").
 #
 # Policy documents: the mock cannot render a statement into JSON, so each
 # document's JSON is a valid, empty policy whose Id names the document. A
@@ -155,9 +160,9 @@ override_resource {
   values = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:/aws/kinesisfirehose/shop-web-logs" }
 }
 
-override_resource {
-  target = aws_iam_role.firehose
-  values = {
+# The module's one role (the provider checks that Firehose is given an ARN).
+mock_resource "aws_iam_role" {
+  defaults = {
     id   = "shop-web-firehose-20260101000000000000000007"
     name = "shop-web-firehose-20260101000000000000000007"
     arn  = "arn:aws:iam::123456789012:role/shop-web-firehose-20260101000000000000000007"
